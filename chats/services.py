@@ -1,0 +1,584 @@
+"""The deletion service: the one place where Neptun deletes data.
+
+Every entry point — the three API dialects, the admin actions and the management
+commands — translates its input into a call here and the result into its output.
+
+How a deletion runs:
+
+1. *Plan*: lock the chats to delete (``SELECT … FOR UPDATE`` in id order, so
+   concurrent deletions of overlapping sets queue instead of deadlocking) and work
+   out which collections and files go with them. Only ids are read, never rows of
+   messages.
+2. *Execute* set-based: large child tables first (messages, links, connections,
+   files by chat id, in chunks of ``DELETION_CHUNK_SIZE`` ids), then the chats and
+   collections. The database's ``ON DELETE`` rules handle whatever is left (for
+   example ``File.chat`` becoming NULL for a file that stays in a collection).
+3. *Record*: one ``DeletionRecord`` with the actor, interface and counts, in the
+   same transaction.
+4. *After commit*: remove the blobs of the deleted file rows (a blob is never
+   removed before its row's deletion commits; one still referenced by another row
+   is kept) and tell live WebSockets of the deleted chats to close. A blob that
+   storage refuses to remove is reported in ``DeletionResult.errors`` and on the
+   record, and left for ``cleanup_orphans``.
+
+What goes with what:
+
+- A chat: its messages, project links, live-connection records, and the files
+  uploaded in it that belong to no collection. Collections stay; files in a
+  collection only lose their chat link.
+- With ``delete_files_and_collections`` (conversations endpoint): also the
+  user-owned collections the chats link to, with their files — except a
+  collection that a surviving chat still links to. Global collections and their
+  files are never deleted this way.
+- With ``keep_files`` (that flag set to false): no file is deleted; files only lose
+  their chat link.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import Count, Q, QuerySet
+
+from chats.models import Chat, ChatConnection, ConversationType, Message
+from collections_app.models import Collection, File
+from neptun.exceptions import Conflict, NotFound
+from neptun.models import DeletionRecord, User
+from projects.models import Project, ProjectChat
+
+logger = logging.getLogger("neptun.deletion")
+
+#: Conversation-type keys used in counts; ``None`` (NULL type) is reported as "null".
+TYPE_KEYS = {
+    ConversationType.REGULAR: "regular",
+    ConversationType.USER_FILES: "user_files",
+    ConversationType.GLOBAL_COLLECTION: "global_collection",
+    None: "null",
+}
+
+COUNT_KINDS = ("chats", "messages", "files", "collections", "links", "connections", "projects")
+
+
+def _chunk_size() -> int:
+    return int(getattr(settings, "DELETION_CHUNK_SIZE", 5000))
+
+
+def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
+    size = _chunk_size()
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+@dataclass(frozen=True)
+class DeletionContext:
+    """Who deletes, and through which door. Recorded on the DeletionRecord."""
+
+    actor: User | None
+    interface: str
+    endpoint: str = ""
+    remote_addr: str | None = None
+
+
+@dataclass
+class DeletionResult:
+    """Counts by kind, chats by conversation type, and what could not be done."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    by_type: Counter[str] = field(default_factory=Counter)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    record_id: int | None = None
+    dry_run: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        counts = {kind: self.counts.get(kind, 0) for kind in (*COUNT_KINDS, "blobs")}
+        for kind, n in self.counts.items():
+            counts.setdefault(kind, n)
+        return {
+            "counts": counts,
+            "by_type": {key: self.by_type.get(key, 0) for key in TYPE_KEYS.values()},
+            "errors": list(self.errors),
+            "dry_run": self.dry_run,
+        }
+
+
+@dataclass
+class _Plan:
+    chat_ids: list[int]
+    collection_ids: list[int]
+    delete_chat_files: bool
+    by_type: Counter[str]
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def _lock_chat_ids(chats: QuerySet[Chat]) -> list[int]:
+    """Lock the selected chats in id order and return their ids."""
+    return list(chats.order_by("id").select_for_update(of=("self",)).values_list("id", flat=True))
+
+
+def _types_of(chat_ids: Sequence[int]) -> Counter[str]:
+    by_type: Counter[str] = Counter()
+    for ids in _chunks(chat_ids):
+        rows = (
+            Chat.objects.filter(id__in=ids)
+            .order_by()
+            .values_list("conversation_type")
+            .annotate(n=Count("id"))
+        )
+        for conversation_type, n in rows:
+            by_type[TYPE_KEYS.get(conversation_type, "null")] += n
+    return by_type
+
+
+def _collections_going_with(chat_ids: Sequence[int], owner: User) -> list[int]:
+    """User-owned collections linked only from the chats being deleted."""
+    deleting = set(chat_ids)
+    linked: set[int] = set()
+    for ids in _chunks(chat_ids):
+        linked.update(
+            Chat.objects.filter(id__in=ids, collection__isnull=False)
+            .values_list("collection_id", flat=True)
+            .distinct()
+        )
+    if not linked:
+        return []
+    candidates = set(
+        Collection.objects.filter(id__in=linked, owner=owner, is_global=False).values_list(
+            "id", flat=True
+        )
+    )
+    # A collection that a surviving chat (of anyone) still links to stays.
+    still_used = {
+        collection_id
+        for collection_id, chat_id in Chat.objects.filter(collection_id__in=candidates).values_list(
+            "collection_id", "id"
+        )
+        if chat_id not in deleting
+    }
+    return sorted(candidates - still_used)
+
+
+def _plan(
+    chats: QuerySet[Chat],
+    *,
+    lock: bool = True,
+    with_collections_of: User | None = None,
+    keep_files: bool = False,
+) -> _Plan:
+    chat_ids = (
+        _lock_chat_ids(chats) if lock else list(chats.order_by("id").values_list("id", flat=True))
+    )
+    collection_ids = (
+        _collections_going_with(chat_ids, with_collections_of)
+        if with_collections_of is not None and not keep_files
+        else []
+    )
+    return _Plan(
+        chat_ids=chat_ids,
+        collection_ids=collection_ids,
+        delete_chat_files=not keep_files,
+        by_type=_types_of(chat_ids),
+    )
+
+
+def _files_of(plan: _Plan) -> Iterator[QuerySet[File]]:
+    """Querysets of the files the plan deletes, chunk by chunk."""
+    if plan.delete_chat_files:
+        for ids in _chunks(plan.chat_ids):
+            yield File.objects.filter(chat_id__in=ids, collection__isnull=True)
+    for ids in _chunks(plan.collection_ids):
+        yield File.objects.filter(collection_id__in=ids)
+
+
+def _count(plan: _Plan) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    counts["chats"] = len(plan.chat_ids)
+    counts["collections"] = len(plan.collection_ids)
+    for ids in _chunks(plan.chat_ids):
+        counts["messages"] += Message.objects.filter(chat_id__in=ids).count()
+        counts["links"] += ProjectChat.objects.filter(chat_id__in=ids).count()
+        counts["connections"] += ChatConnection.objects.filter(chat_id__in=ids).count()
+    for files in _files_of(plan):
+        counts["files"] += files.count()
+    counts["blobs"] = counts["files"]
+    return counts
+
+
+# --------------------------------------------------------------------------- execution
+
+
+def _execute(plan: _Plan) -> tuple[Counter[str], list[str]]:
+    """Delete what the plan names; return counts and the blob names to remove."""
+    counts: Counter[str] = Counter()
+    blob_names: list[str] = []
+    for files in _files_of(plan):
+        blob_names.extend(name for name in files.values_list("blob", flat=True) if name)
+        counts["files"] += files.delete()[0]
+    for ids in _chunks(plan.chat_ids):
+        counts["messages"] += Message.objects.filter(chat_id__in=ids).delete()[0]
+        counts["links"] += ProjectChat.objects.filter(chat_id__in=ids).delete()[0]
+        counts["connections"] += ChatConnection.objects.filter(chat_id__in=ids).delete()[0]
+        counts["chats"] += Chat.objects.filter(id__in=ids).delete()[0]
+    for ids in _chunks(plan.collection_ids):
+        counts["collections"] += Collection.objects.filter(id__in=ids).delete()[0]
+    return counts, blob_names
+
+
+def _remove_blobs(names: Iterable[str], result: DeletionResult) -> None:
+    """Remove blobs whose rows are gone. Runs after commit; never raises."""
+    names = sorted(set(names))
+    if not names:
+        return
+    still_referenced: set[str] = set()
+    for start in range(0, len(names), _chunk_size()):
+        still_referenced.update(
+            File.objects.filter(blob__in=names[start : start + _chunk_size()]).values_list(
+                "blob", flat=True
+            )
+        )
+    for name in names:
+        if name in still_referenced:
+            continue
+        try:
+            default_storage.delete(name)
+        except Exception as exc:
+            logger.warning("blob %s could not be removed: %s", name, exc)
+            result.errors.append(
+                {
+                    "kind": "blob",
+                    "blob": name,
+                    "error": f"{type(exc).__name__}: {exc}",
+                    "action": "left in storage; `manage.py cleanup_orphans` removes it",
+                }
+            )
+        else:
+            result.counts["blobs"] += 1
+
+
+def _notify_chats_deleted(chat_ids: Sequence[int]) -> None:
+    """Tell live sockets of deleted chats to close (best effort, after commit)."""
+    if not chat_ids:
+        return
+    try:
+        from asgiref.sync import async_to_sync
+        from channels.layers import get_channel_layer
+
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        for chat_id in chat_ids:
+            async_to_sync(layer.group_send)(chat_group(chat_id), {"type": "chat.deleted"})
+    except Exception:
+        logger.exception("could not notify sockets of deleted chats")
+
+
+def chat_group(chat_id: int) -> str:
+    """Channel-layer group of a chat's sockets."""
+    return f"chat-{chat_id}"
+
+
+#: Extra work of a deletion beyond its chats and collections (projects, users):
+#: called with ``dry_run``; returns counts and, when executing, blob names to remove.
+Also = Callable[[bool], tuple[Counter[str], list[str]]]
+
+
+def _run(
+    plan: _Plan, ctx: DeletionContext, *, dry_run: bool = False, also: Also | None = None
+) -> DeletionResult:
+    """Execute (or only count) a plan inside the caller's transaction."""
+    result = DeletionResult(by_type=plan.by_type, dry_run=dry_run)
+    if dry_run:
+        result.counts = _count(plan)
+        if also is not None:
+            result.counts.update(also(True)[0])
+        return result
+    counts, blob_names = _execute(plan)
+    if also is not None:
+        more_counts, more_blobs = also(False)
+        counts.update(more_counts)
+        blob_names.extend(more_blobs)
+    result.counts = counts
+    record = _record(ctx, result)
+    result.record_id = record.pk
+    chat_ids = list(plan.chat_ids)
+
+    def after_commit() -> None:
+        _remove_blobs(blob_names, result)
+        DeletionRecord.objects.filter(pk=record.pk).update(
+            errors=result.errors, counts=_counts_json(result)
+        )
+        _notify_chats_deleted(chat_ids)
+
+    transaction.on_commit(after_commit)
+    logger.info(
+        "deletion %s %s by %s: %s",
+        ctx.interface,
+        ctx.endpoint,
+        ctx.actor.email if ctx.actor else "system",
+        dict(counts),
+    )
+    return result
+
+
+def _counts_json(result: DeletionResult) -> dict[str, Any]:
+    data = dict(result.counts)
+    data["by_type"] = dict(result.by_type)
+    return data
+
+
+def _record(ctx: DeletionContext, result: DeletionResult) -> DeletionRecord:
+    return DeletionRecord.objects.create(
+        actor=ctx.actor if ctx.actor is not None and ctx.actor.pk else None,
+        actor_email=getattr(ctx.actor, "email", "") or "",
+        interface=ctx.interface,
+        endpoint=ctx.endpoint[:300],
+        remote_addr=ctx.remote_addr or None,
+        counts=_counts_json(result),
+        errors=result.errors,
+    )
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def live_connections(chat: Chat) -> int:
+    """Sockets on the chat whose heartbeat is fresher than the TTL."""
+    from django.utils import timezone
+
+    cutoff = timezone.now() - timezone.timedelta(seconds=settings.CHAT_CONNECTION_TTL)
+    return ChatConnection.objects.filter(chat=chat, last_seen_at__gte=cutoff).count()
+
+
+@transaction.atomic
+def chat_delete(
+    *, chat: Chat, ctx: DeletionContext, refuse_if_connected: bool = False
+) -> DeletionResult:
+    """Delete one chat with its messages, links, connections and own attachments.
+
+    With ``refuse_if_connected`` (the v1 dialect) a chat with live WebSocket
+    connections is not deleted: :class:`Conflict` carries ``active_connections``.
+    The chat row is locked first, so a socket connecting concurrently either is
+    counted here or finds the chat gone.
+    """
+    plan = _plan(Chat.objects.filter(pk=chat.pk))
+    if not plan.chat_ids:
+        raise NotFound("Chat not found")
+    if refuse_if_connected:
+        n = live_connections(chat)
+        if n:
+            raise Conflict(
+                "Chat has active WebSocket connections; close them and try again.",
+                active_connections=n,
+            )
+    return _run(plan, ctx)
+
+
+@transaction.atomic
+def chats_delete(*, chats: QuerySet[Chat], ctx: DeletionContext) -> DeletionResult:
+    """Delete the selected chats (admin bulk action, project batch)."""
+    return _run(_plan(chats), ctx)
+
+
+def chats_delete_preview(*, chats: QuerySet[Chat]) -> DeletionResult:
+    """Counts of what :func:`chats_delete` would remove, from aggregate queries."""
+    return _run(_plan(chats, lock=False), DeletionContext(None, "preview"), dry_run=True)
+
+
+@transaction.atomic
+def project_chats_delete(
+    *, owner: User, project_id: int, chat_ids: Sequence[int], ctx: DeletionContext
+) -> DeletionResult:
+    """Delete chats of a project, all or nothing.
+
+    Every id must be a chat of ``owner`` linked to the project (one of ``owner``'s),
+    otherwise nothing is deleted and :class:`NotFound` names the missing ids.
+    """
+    project = Project.objects.filter(pk=project_id, owner=owner).select_for_update().first()
+    if project is None:
+        raise NotFound("Project not found")
+    wanted = sorted(set(chat_ids))
+    if not wanted:
+        return DeletionResult()
+    chats = Chat.objects.filter(id__in=wanted, owner=owner, project_links__project=project)
+    plan = _plan(chats)
+    missing = sorted(set(wanted) - set(plan.chat_ids))
+    if missing:
+        raise NotFound(
+            "Chats not found in project: " + ", ".join(str(i) for i in missing),
+            missing_ids=missing,
+        )
+    return _run(plan, ctx)
+
+
+@dataclass(frozen=True)
+class ConversationFlags:
+    """The five options of the conversations endpoint (all default to true)."""
+
+    delete_files_and_collections: bool = True
+    delete_regular_chats: bool = True
+    delete_user_file_conversations: bool = True
+    delete_global_collection_conversations: bool = True
+    delete_null_conversations: bool = True
+
+    def selected_chats(self, user: User) -> QuerySet[Chat]:
+        types = []
+        if self.delete_regular_chats:
+            types.append(ConversationType.REGULAR)
+        if self.delete_user_file_conversations:
+            types.append(ConversationType.USER_FILES)
+        if self.delete_global_collection_conversations:
+            types.append(ConversationType.GLOBAL_COLLECTION)
+        condition = Q(conversation_type__in=types)
+        if self.delete_null_conversations:
+            condition |= Q(conversation_type__isnull=True)
+        return Chat.objects.filter(condition, owner=user)
+
+
+def _conversations_plan(*, user: User, flags: ConversationFlags, lock: bool) -> _Plan:
+    return _plan(
+        flags.selected_chats(user),
+        lock=lock,
+        with_collections_of=user if flags.delete_files_and_collections else None,
+        keep_files=not flags.delete_files_and_collections,
+    )
+
+
+@transaction.atomic
+def conversations_delete(
+    *, user: User, flags: ConversationFlags, ctx: DeletionContext
+) -> DeletionResult:
+    """Delete a user's conversations of the selected types (see module docstring)."""
+    return _run(_conversations_plan(user=user, flags=flags, lock=True), ctx)
+
+
+def conversations_delete_preview(*, user: User, flags: ConversationFlags) -> DeletionResult:
+    """What :func:`conversations_delete` would remove; deletes nothing."""
+    return _run(
+        _conversations_plan(user=user, flags=flags, lock=False),
+        DeletionContext(user, "preview"),
+        dry_run=True,
+    )
+
+
+def _projects_plan(
+    projects: QuerySet[Project], *, with_chats: bool, lock: bool
+) -> tuple[_Plan, Also]:
+    project_ids = list(projects.order_by("id").values_list("id", flat=True))
+    chats = (
+        Chat.objects.filter(
+            pk__in=ProjectChat.objects.filter(project_id__in=project_ids).values("chat_id")
+        )
+        if with_chats
+        else Chat.objects.none()
+    )
+    plan = _plan(chats, lock=lock)
+
+    def also(dry_run: bool) -> tuple[Counter[str], list[str]]:
+        # Links of deleted chats are counted with the chats; count the rest here.
+        counts: Counter[str] = Counter()
+        for ids in _chunks(project_ids):
+            links = ProjectChat.objects.filter(project_id__in=ids)
+            if plan.chat_ids:
+                links = links.exclude(chat_id__in=plan.chat_ids)
+            projects_qs = Project.objects.filter(id__in=ids)
+            if dry_run:
+                counts["links"] += links.count()
+                counts["projects"] += projects_qs.count()
+            else:
+                counts["links"] += links.delete()[0]
+                counts["projects"] += projects_qs.delete()[0]
+        return counts, []
+
+    return plan, also
+
+
+@transaction.atomic
+def projects_delete(
+    *, projects: QuerySet[Project], with_chats: bool, ctx: DeletionContext
+) -> DeletionResult:
+    """Delete projects with their links; their chats too when ``with_chats``."""
+    plan, also = _projects_plan(projects, with_chats=with_chats, lock=True)
+    return _run(plan, ctx, also=also)
+
+
+def projects_delete_preview(*, projects: QuerySet[Project], with_chats: bool) -> DeletionResult:
+    plan, also = _projects_plan(projects, with_chats=with_chats, lock=False)
+    return _run(plan, DeletionContext(None, "preview"), dry_run=True, also=also)
+
+
+def _collections_plan(collections: QuerySet[Collection]) -> _Plan:
+    return _Plan(
+        chat_ids=[],
+        collection_ids=list(collections.order_by("id").values_list("id", flat=True)),
+        delete_chat_files=False,
+        by_type=Counter(),
+    )
+
+
+@transaction.atomic
+def collections_delete(
+    *, collections: QuerySet[Collection], ctx: DeletionContext
+) -> DeletionResult:
+    """Delete collections with their files. Chats linked to them stay (link set NULL)."""
+    return _run(_collections_plan(collections.select_for_update()), ctx)
+
+
+def collections_delete_preview(*, collections: QuerySet[Collection]) -> DeletionResult:
+    return _run(_collections_plan(collections), DeletionContext(None, "preview"), dry_run=True)
+
+
+def _users_plan(users: QuerySet[User], *, lock: bool) -> tuple[_Plan, Also]:
+    user_ids = list(users.order_by("id").values_list("id", flat=True))
+    plan = _plan(Chat.objects.filter(owner_id__in=user_ids), lock=lock)
+    plan.collection_ids = list(
+        Collection.objects.filter(owner_id__in=user_ids).order_by("id").values_list("id", flat=True)
+    )
+
+    def also(dry_run: bool) -> tuple[Counter[str], list[str]]:
+        # Whatever the users own that the chat/collection plan did not cover.
+        counts: Counter[str] = Counter()
+        blobs: list[str] = []
+        files = (
+            File.objects.filter(owner_id__in=user_ids)
+            .exclude(collection__owner_id__in=user_ids)
+            .exclude(chat__owner_id__in=user_ids, collection__isnull=True)
+        )
+        links = ProjectChat.objects.filter(project__owner_id__in=user_ids)
+        projects = Project.objects.filter(owner_id__in=user_ids)
+        if dry_run:
+            counts["files"] += files.count()
+            counts["blobs"] += counts["files"]
+            counts["links"] += links.count()
+            counts["projects"] += projects.count()
+            counts["users"] = len(user_ids)
+            return counts, blobs
+        everything_left = File.objects.filter(owner_id__in=user_ids)
+        blobs.extend(name for name in everything_left.values_list("blob", flat=True) if name)
+        counts["files"] += everything_left.delete()[0]
+        counts["links"] += links.delete()[0]
+        counts["projects"] += projects.delete()[0]
+        deleted = User.objects.filter(id__in=user_ids).delete()[1]
+        counts["users"] = deleted.get(User._meta.label, 0)
+        return counts, blobs
+
+    return plan, also
+
+
+@transaction.atomic
+def users_delete(*, users: QuerySet[User], ctx: DeletionContext) -> DeletionResult:
+    """Delete users and everything they own, blobs included."""
+    plan, also = _users_plan(users, lock=True)
+    return _run(plan, ctx, also=also)
+
+
+def users_delete_preview(*, users: QuerySet[User]) -> DeletionResult:
+    plan, also = _users_plan(users, lock=False)
+    return _run(plan, DeletionContext(None, "preview"), dry_run=True, also=also)

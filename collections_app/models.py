@@ -1,0 +1,68 @@
+"""Uploaded files and knowledge collections.
+
+A ``File`` row points at a blob in Django's storage. Rows are removed in SQL; the
+blob is removed by the deletion service after the row's deletion commits.
+``File.chat`` and ``File.collection`` are ``DB_SET_NULL``: the database never
+drops a file row behind the service's back, so no blob is lost track of.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class Collection(models.Model):
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DB_CASCADE,
+        related_name="collections",
+        help_text="Empty for a global, admin-managed knowledge base.",
+    )
+    is_global = models.BooleanField(default=False, db_index=True)
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(is_global=True, owner__isnull=True)
+                | models.Q(is_global=False, owner__isnull=False),
+                name="collection_global_has_no_owner",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def upload_to(instance: File, filename: str) -> str:
+    return f"uploads/{instance.owner_id}/{timezone.now():%Y/%m/%d}/{filename}"
+
+
+class File(models.Model):
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.DB_CASCADE, related_name="files"
+    )
+    chat = models.ForeignKey(
+        "chats.Chat",
+        null=True,
+        blank=True,
+        on_delete=models.DB_SET_NULL,
+        related_name="files",
+        help_text="The chat the file was uploaded in.",
+    )
+    collection = models.ForeignKey(
+        Collection, null=True, blank=True, on_delete=models.DB_SET_NULL, related_name="files"
+    )
+    name = models.CharField(max_length=255)
+    blob = models.FileField(upload_to=upload_to, max_length=500)
+    size = models.PositiveBigIntegerField(default=0)
+    content_type = models.CharField(max_length=200, default="application/octet-stream")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,137 @@
+"""Authentication classes of the three API dialects, in one module.
+
+- :class:`NeptunSessionAuthentication`: the ``neptun-session`` cookie. Unsafe
+  requests are refused when they come from another site (see
+  :func:`is_cross_site`) instead of DRF's token-based CSRF check.
+- :class:`ApiKeyAuthentication`: ``X-API-Key``, a tenant's key (v1 dialect). The
+  request's ``auth`` is the :class:`~neptun.models.ApiKey`; ``user`` is an
+  :class:`ApiKeyPrincipal` standing for the tenant.
+- :class:`BearerTokenAuthentication`: ``Authorization: Bearer <token>``, a user's
+  access token (conversations dialect).
+
+Secrets are looked up by their SHA-256 hash (a unique index) and then compared
+with :func:`hmac.compare_digest`, so no comparison leaks timing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.utils import timezone
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication
+from rest_framework.request import Request
+
+from neptun.models import AccessToken, ApiKey, Tenant, User, hash_secret
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
+
+
+class CrossSiteRequest(exceptions.PermissionDenied):
+    default_detail = "Cross-site request refused."
+
+
+def _own_origin(request) -> str:
+    return f"{request.scheme}://{request.get_host()}"
+
+
+def is_cross_site(request) -> bool:
+    """Whether an unsafe cookie request comes from another site.
+
+    ``Origin`` (when present) must be the server's own origin or one of
+    ``TRUSTED_ORIGINS``. Without ``Origin``, ``Sec-Fetch-Site`` must be
+    ``same-origin`` or ``none`` (typed by the user). A request with neither
+    header — curl, a server-side client — is not a browser's and passes.
+    """
+    origin = request.headers.get("Origin")
+    if origin and origin != "null":
+        allowed = {o.rstrip("/") for o in settings.TRUSTED_ORIGINS}
+        with contextlib.suppress(Exception):  # a bad Host simply is not our origin
+            allowed.add(_own_origin(request))
+        parts = urlsplit(origin)
+        return f"{parts.scheme}://{parts.netloc}" not in allowed
+    if origin == "null":
+        return True
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site not in ("same-origin", "none")
+    return False
+
+
+class NeptunSessionAuthentication(SessionAuthentication):
+    """Django session (cookie ``neptun-session``) with a cross-site check."""
+
+    def enforce_csrf(self, request: Request) -> None:
+        if request.method not in SAFE_METHODS and is_cross_site(request):
+            raise CrossSiteRequest()
+
+    def authenticate_header(self, request: Request) -> str:
+        # Makes DRF answer 401 (not 403) when the session is missing.
+        return 'Cookie realm="neptun-session"'
+
+
+@dataclass(frozen=True)
+class ApiKeyPrincipal:
+    """The caller of the v1 API: a tenant, identified by one of its keys."""
+
+    tenant: Tenant
+    api_key: ApiKey
+    is_authenticated: bool = True
+    is_active: bool = True
+    is_staff: bool = False
+    pk: None = None
+    email: str = ""
+
+    def __str__(self) -> str:
+        return f"tenant {self.tenant.name} via key {self.api_key.prefix}…"
+
+
+def _lookup(model, field: str, secret: str):
+    digest = hash_secret(secret)
+    obj = model.objects.filter(**{field: digest}).first()
+    if obj is None or not hmac.compare_digest(getattr(obj, field), digest):
+        return None
+    return obj
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    header = "X-API-Key"
+
+    def authenticate(self, request: Request):
+        secret = request.headers.get(self.header)
+        if not secret:
+            return None
+        key = _lookup(ApiKey, "key_hash", secret)
+        if key is None or key.revoked_at is not None:
+            raise exceptions.AuthenticationFailed("Invalid or missing API key")
+        now = timezone.now()
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now
+        return ApiKeyPrincipal(tenant=key.tenant, api_key=key), key
+
+    def authenticate_header(self, request: Request) -> str:
+        return self.header
+
+
+class BearerTokenAuthentication(BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request: Request):
+        header = request.headers.get("Authorization", "")
+        scheme, _, secret = header.partition(" ")
+        if scheme.lower() != "bearer" or not secret.strip():
+            return None
+        token = _lookup(AccessToken, "token_hash", secret.strip())
+        if token is None or token.is_expired:
+            raise exceptions.AuthenticationFailed("Not authenticated")
+        user: User = token.user
+        if not user.is_active:
+            raise exceptions.AuthenticationFailed("Not authenticated")
+        return user, token
+
+    def authenticate_header(self, request: Request) -> str:
+        return self.keyword

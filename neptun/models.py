@@ -1,0 +1,157 @@
+"""Identity and audit: tenants, users, API keys, access tokens, deletion records.
+
+On-delete plan (Django 6.1 check ``fields.E323`` forbids mixing database- and
+Python-level ``on_delete`` along one chain of references, and Django's own auth and
+admin models point at the user model with Python-level ``CASCADE``):
+
+- ``User.tenant`` is ``DO_NOTHING``: the deletion service deletes a tenant's users
+  before the tenant.
+- Everything that hangs off a user (chats, projects, collections, files, tokens …)
+  uses ``DB_CASCADE`` / ``DB_SET_NULL``: the database removes pure data rows, none
+  of them is loaded into Python.
+- ``DeletionRecord.actor`` is ``DB_SET_NULL`` and the record keeps a copy of the
+  actor's email, so the audit trail outlives the user.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.db import models
+from django.utils import timezone
+
+
+class Tenant(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def create_user(self, email: str, password: str | None = None, **extra) -> User:
+        if not email:
+            raise ValueError("An email address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **extra) -> User:
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        return self.create_user(email, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    email = models.EmailField(unique=True)
+    tenant = models.ForeignKey(
+        Tenant, null=True, blank=True, on_delete=models.DO_NOTHING, related_name="users"
+    )
+    is_staff = models.BooleanField(default=False)
+    is_active = models.BooleanField(default=True)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+
+    def __str__(self) -> str:
+        return self.email
+
+
+def hash_secret(secret: str) -> str:
+    """SHA-256 of a high-entropy secret. Keys and tokens are stored only this way."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class ApiKey(models.Model):
+    """A tenant's key for the v1 API. The secret is shown once; only its hash is kept."""
+
+    PREFIX = "nk_"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.DB_CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100, default="default")
+    prefix = models.CharField(max_length=16, db_index=True)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.name})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    @classmethod
+    def generate(cls, *, tenant: Tenant, name: str = "default") -> tuple[ApiKey, str]:
+        secret = cls.PREFIX + secrets.token_urlsafe(32)
+        key = cls.objects.create(
+            tenant=tenant, name=name, prefix=secret[:10], key_hash=hash_secret(secret)
+        )
+        return key, secret
+
+
+class AccessToken(models.Model):
+    """A user's bearer token. The secret is shown once; only its hash is kept."""
+
+    PREFIX = "nt_"
+
+    user = models.ForeignKey(User, on_delete=models.DB_CASCADE, related_name="access_tokens")
+    name = models.CharField(max_length=100, default="default")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"token of {self.user_id} ({self.name})"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    @classmethod
+    def generate(
+        cls, *, user: User, days: int | None = 30, name: str = "default"
+    ) -> tuple[AccessToken, str]:
+        secret = cls.PREFIX + secrets.token_urlsafe(32)
+        expires = timezone.now() + timezone.timedelta(days=days) if days else None
+        token = cls.objects.create(
+            user=user, name=name, token_hash=hash_secret(secret), expires_at=expires
+        )
+        return token, secret
+
+
+class DeletionRecord(models.Model):
+    """One row per deletion, whoever made it. Never deleted with anything."""
+
+    class Interface(models.TextChoices):
+        API = "api", "API"
+        ADMIN = "admin", "Admin"
+        COMMAND = "command", "Management command"
+
+    actor = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.DB_SET_NULL, related_name="+"
+    )
+    actor_email = models.CharField(max_length=254, blank=True)
+    interface = models.CharField(max_length=16, choices=Interface.choices)
+    endpoint = models.CharField(max_length=300, blank=True)
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    counts = models.JSONField(default=dict)
+    errors = models.JSONField(default=list)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.interface} {self.endpoint} by {self.actor_email or 'system'}"

@@ -1,0 +1,18 @@
+"""Test settings: ``base`` with DEBUG on, fast hashing, and blobs in a temporary folder."""
+
+import os
+import tempfile
+
+os.environ.setdefault("DEBUG", "1")
+
+from .base import *  # noqa: F403
+from .base import DATABASES
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+MEDIA_ROOT = tempfile.mkdtemp(prefix="neptun-test-media-")
+CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.path.join(tempfile.gettempdir(), "neptun-test.sqlite3")
+    }

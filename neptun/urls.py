@@ -1,0 +1,14 @@
+"""Root URLconf: the admin and the three API dialects."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    # Dialect 1: cookie session (``neptun-session``), Neptun error bodies.
+    path("api/", include("neptun.api.session.urls")),
+    # Dialect 2: tenant API keys (``X-API-Key``), ``{"detail": ...}`` errors.
+    path("api/v1/", include("neptun.api.v1.urls")),
+    # Dialect 3: bearer tokens, FastAPI-style 422 bodies.
+    path("api/", include("neptun.api.conversations.urls")),
+]
