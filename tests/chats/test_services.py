@@ -204,7 +204,7 @@ def _seed_conversations(user):
 
 
 def test_conversations_delete_with_files_and_collections(user, other_user):
-    chats, files, cols = _seed_conversations(user)
+    _chats, files, cols = _seed_conversations(user)
     other_chat = ChatFactory(owner=other_user, collection=cols["global"])
     flags = services.ConversationFlags(delete_regular_chats=False)
     # keep the shared survivor: it is regular; only user_files/global/null go
@@ -224,7 +224,7 @@ def test_conversations_delete_with_files_and_collections(user, other_user):
 
 
 def test_conversations_keep_files_when_flag_false(user):
-    chats, files, cols = _seed_conversations(user)
+    _chats, _files, _cols = _seed_conversations(user)
     flags = services.ConversationFlags(delete_files_and_collections=False)
     result = services.conversations_delete(user=user, flags=flags, ctx=ctx(user))
     assert result.counts["chats"] == 5
@@ -269,7 +269,7 @@ def test_query_count_does_not_grow_with_data(user):
 
 
 def test_users_delete_takes_everything_owned(user, other_user, django_capture_on_commit_callbacks):
-    chats, files, cols = _seed_conversations(user)
+    chats, _files, cols = _seed_conversations(user)
     AccessToken.generate(user=user)
     ProjectChatFactory(project__owner=user, chat=chats["regular"])
     loose = FileFactory(owner=user)

@@ -1,0 +1,106 @@
+"""The authentication classes of the three dialects, tested directly."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+from rest_framework import exceptions
+from rest_framework.request import Request
+from rest_framework.test import APIRequestFactory
+
+from neptun.authentication import (
+    ApiKeyAuthentication,
+    BearerTokenAuthentication,
+    is_cross_site,
+)
+from neptun.models import AccessToken, ApiKey
+
+pytestmark = pytest.mark.django_db
+rf = APIRequestFactory()
+
+
+def drf(request) -> Request:
+    return Request(request)
+
+
+def test_api_key_authenticates_tenant_and_updates_last_used(tenant):
+    key, secret = ApiKey.generate(tenant=tenant)
+    assert key.last_used_at is None
+    principal, auth = ApiKeyAuthentication().authenticate(drf(rf.get("/", HTTP_X_API_KEY=secret)))
+    assert principal.tenant == tenant
+    assert auth.pk == key.pk
+    key.refresh_from_db()
+    assert key.last_used_at is not None
+
+
+def test_api_key_missing_is_anonymous_unknown_or_revoked_fails(tenant):
+    assert ApiKeyAuthentication().authenticate(drf(rf.get("/"))) is None
+    with pytest.raises(exceptions.AuthenticationFailed):
+        ApiKeyAuthentication().authenticate(drf(rf.get("/", HTTP_X_API_KEY="nk_wrong")))
+    key, secret = ApiKey.generate(tenant=tenant)
+    key.revoked_at = timezone.now()
+    key.save()
+    with pytest.raises(exceptions.AuthenticationFailed):
+        ApiKeyAuthentication().authenticate(drf(rf.get("/", HTTP_X_API_KEY=secret)))
+
+
+def test_keys_and_tokens_are_stored_only_as_hashes(tenant, user):
+    key, secret = ApiKey.generate(tenant=tenant)
+    token, token_secret = AccessToken.generate(user=user)
+    stored = [str(v) for v in ApiKey.objects.values_list(flat=False).get(pk=key.pk)]
+    stored += [str(v) for v in AccessToken.objects.values_list(flat=False).get(pk=token.pk)]
+    assert secret not in stored
+    assert token_secret not in stored
+
+
+def test_bearer_token(user):
+    _, secret = AccessToken.generate(user=user)
+    who, _ = BearerTokenAuthentication().authenticate(
+        drf(rf.get("/", HTTP_AUTHORIZATION=f"Bearer {secret}"))
+    )
+    assert who == user
+    assert BearerTokenAuthentication().authenticate(drf(rf.get("/"))) is None
+    assert (
+        BearerTokenAuthentication().authenticate(drf(rf.get("/", HTTP_AUTHORIZATION="Basic abc")))
+        is None
+    )
+    with pytest.raises(exceptions.AuthenticationFailed):
+        BearerTokenAuthentication().authenticate(
+            drf(rf.get("/", HTTP_AUTHORIZATION="Bearer nt_wrong"))
+        )
+
+
+def test_expired_token_and_inactive_user_fail(user):
+    token, secret = AccessToken.generate(user=user)
+    token.expires_at = timezone.now() - timezone.timedelta(seconds=1)
+    token.save()
+    with pytest.raises(exceptions.AuthenticationFailed):
+        BearerTokenAuthentication().authenticate(
+            drf(rf.get("/", HTTP_AUTHORIZATION=f"Bearer {secret}"))
+        )
+    _, fresh = AccessToken.generate(user=user)
+    user.is_active = False
+    user.save()
+    with pytest.raises(exceptions.AuthenticationFailed):
+        BearerTokenAuthentication().authenticate(
+            drf(rf.get("/", HTTP_AUTHORIZATION=f"Bearer {fresh}"))
+        )
+
+
+@pytest.mark.parametrize(
+    ("headers", "cross"),
+    [
+        ({}, False),  # curl, server-side clients
+        ({"HTTP_SEC_FETCH_SITE": "same-origin"}, False),
+        ({"HTTP_SEC_FETCH_SITE": "none"}, False),
+        ({"HTTP_SEC_FETCH_SITE": "cross-site"}, True),
+        ({"HTTP_SEC_FETCH_SITE": "same-site"}, True),
+        ({"HTTP_ORIGIN": "http://testserver"}, False),
+        ({"HTTP_ORIGIN": "http://localhost:8000"}, False),  # a TRUSTED_ORIGINS default
+        ({"HTTP_ORIGIN": "https://evil.example"}, True),
+        ({"HTTP_ORIGIN": "null"}, True),
+        ({"HTTP_ORIGIN": "https://evil.example", "HTTP_SEC_FETCH_SITE": "same-origin"}, True),
+    ],
+)
+def test_cross_site_detection(headers, cross):
+    assert is_cross_site(rf.delete("/api/x", **headers)) is cross
