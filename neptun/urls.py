@@ -3,7 +3,13 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from neptun.views import healthz
+
+handler404 = "neptun.views.not_found"
+handler500 = "neptun.views.internal_error"
+
 urlpatterns = [
+    path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     # Dialect 1: cookie session (``neptun-session``), Neptun error bodies.
     path("api/", include("neptun.api.session.urls")),
