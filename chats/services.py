@@ -324,6 +324,15 @@ def _run(
         ctx.endpoint,
         ctx.actor.email if ctx.actor else "system",
         dict(counts),
+        extra={
+            "event": "deletion",
+            "record_id": record.pk,
+            "interface": ctx.interface,
+            "endpoint": ctx.endpoint,
+            "actor": ctx.actor.email if ctx.actor else None,
+            "counts": dict(counts),
+            "by_type": dict(plan.by_type),
+        },
     )
     return result
 
@@ -407,7 +416,9 @@ def project_chats_delete(
     wanted = sorted(set(chat_ids))
     if not wanted:
         return DeletionResult()
-    chats = Chat.objects.filter(id__in=wanted, owner=owner, project_links__project=project)
+    # An id no primary key can hold is simply missing (SQLite raises OverflowError on it).
+    storable = [i for i in wanted if 0 < i <= 2**63 - 1]
+    chats = Chat.objects.filter(id__in=storable, owner=owner, project_links__project=project)
     plan = _plan(chats)
     missing = sorted(set(wanted) - set(plan.chat_ids))
     if missing:
