@@ -21,6 +21,10 @@ How a deletion runs:
    storage refuses to remove is reported in ``DeletionResult.errors`` and on the
    record, and left for ``cleanup_orphans``.
 
+Large purges (more than ``DELETION_BATCH_THRESHOLD`` messages, outside any
+caller's transaction) run in batches of chats, each its own short transaction
+with PostgreSQL lock and statement timeouts; see "large purges" below.
+
 What goes with what:
 
 - A chat: its messages, project links, live-connection records, and the files
@@ -40,11 +44,12 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Q, QuerySet
 
 from chats.models import Chat, ChatConnection, ConversationType, Message
@@ -95,6 +100,7 @@ class DeletionResult:
     errors: list[dict[str, Any]] = field(default_factory=list)
     record_id: int | None = None
     dry_run: bool = False
+    batches: int = 1
 
     def as_dict(self) -> dict[str, Any]:
         counts = {kind: self.counts.get(kind, 0) for kind in (*COUNT_KINDS, "blobs")}
@@ -300,46 +306,61 @@ def _run(
         if also is not None:
             result.counts.update(also(True)[0])
         return result
+    # The record is written first: if the actor is among the deleted users, the
+    # database sets ``actor`` to NULL and the record keeps the actor's email.
+    record = _record(ctx, result)
+    result.record_id = record.pk
     counts, blob_names = _execute(plan)
     if also is not None:
         more_counts, more_blobs = also(False)
         counts.update(more_counts)
         blob_names.extend(more_blobs)
     result.counts = counts
-    record = _record(ctx, result)
-    result.record_id = record.pk
-    chat_ids = list(plan.chat_ids)
+    _save_counts(result)
+    transaction.on_commit(partial(_after_commit, blob_names, result, list(plan.chat_ids)))
+    _log(ctx, result)
+    return result
 
-    def after_commit() -> None:
-        _remove_blobs(blob_names, result)
-        DeletionRecord.objects.filter(pk=record.pk).update(
-            errors=result.errors, counts=_counts_json(result)
-        )
-        _notify_chats_deleted(chat_ids)
 
-    transaction.on_commit(after_commit)
+def _after_commit(blob_names: list[str], result: DeletionResult, chat_ids: list[int]) -> None:
+    """Blobs and socket notices, once the rows' deletion has committed."""
+    _remove_blobs(blob_names, result)
+    _save_counts(result)
+    _notify_chats_deleted(chat_ids)
+
+
+def _save_counts(result: DeletionResult) -> None:
+    DeletionRecord.objects.filter(pk=result.record_id).update(
+        errors=result.errors, counts=_counts_json(result)
+    )
+
+
+def _log(ctx: DeletionContext, result: DeletionResult) -> None:
+    actor = ctx.actor.email if ctx.actor else None
     logger.info(
         "deletion %s %s by %s: %s",
         ctx.interface,
         ctx.endpoint,
-        ctx.actor.email if ctx.actor else "system",
-        dict(counts),
+        actor or "system",
+        dict(result.counts),
         extra={
             "event": "deletion",
-            "record_id": record.pk,
+            "record_id": result.record_id,
             "interface": ctx.interface,
             "endpoint": ctx.endpoint,
-            "actor": ctx.actor.email if ctx.actor else None,
-            "counts": dict(counts),
-            "by_type": dict(plan.by_type),
+            "actor": actor,
+            "counts": dict(result.counts),
+            "by_type": dict(result.by_type),
+            "batches": result.batches,
         },
     )
-    return result
 
 
 def _counts_json(result: DeletionResult) -> dict[str, Any]:
     data = dict(result.counts)
     data["by_type"] = dict(result.by_type)
+    if result.batches > 1:
+        data["batches"] = result.batches
     return data
 
 
@@ -353,6 +374,132 @@ def _record(ctx: DeletionContext, result: DeletionResult) -> DeletionRecord:
         counts=_counts_json(result),
         errors=result.errors,
     )
+
+
+# --------------------------------------------------------------------------- large purges
+#
+# Above ``DELETION_BATCH_THRESHOLD`` messages, a deletion runs in batches of
+# ``DELETION_BATCH_CHATS`` chats, each in its own short transaction with
+# PostgreSQL's ``lock_timeout`` and ``statement_timeout`` set, so no lock is held
+# for minutes. The trade-off: the deletion as a whole is no longer atomic. If it
+# stops halfway, the batches already committed stay deleted (each one complete:
+# a chat never loses only part of its messages), the record says how far it got,
+# and running the same deletion again finishes the job. Collections, projects and
+# user rows go in a last transaction, after every chat that linked them is gone.
+
+#: ``progress(done, total)`` is called after each committed batch.
+Progress = Callable[[int, int], None]
+
+
+def _is_large(chats: QuerySet[Chat]) -> bool:
+    threshold = int(getattr(settings, "DELETION_BATCH_THRESHOLD", 200_000))
+    if threshold <= 0 or not transaction.get_autocommit():
+        return False  # inside a caller's transaction: stay in it
+    selected = chats.order_by().values("pk")
+    return Message.objects.filter(chat_id__in=selected)[: threshold + 1].count() > threshold
+
+
+def _set_timeouts() -> None:
+    if connection.vendor != "postgresql":
+        return
+    lock_timeout = getattr(settings, "DELETION_LOCK_TIMEOUT", "5s")
+    statement_timeout = getattr(settings, "DELETION_STATEMENT_TIMEOUT", "60s")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [lock_timeout])
+        cursor.execute("SELECT set_config('statement_timeout', %s, true)", [statement_timeout])
+
+
+def _run_batched(
+    plan: _Plan,
+    ctx: DeletionContext,
+    *,
+    also: Also | None,
+    keep_linked_collections: bool,
+    progress: Progress | None,
+) -> DeletionResult:
+    """Delete a large plan in short transactions (see the section comment)."""
+    result = DeletionResult()
+    size = int(getattr(settings, "DELETION_BATCH_CHATS", 500))
+    batches = [plan.chat_ids[i : i + size] for i in range(0, len(plan.chat_ids), size)]
+    total = len(batches) + 1
+    with transaction.atomic():
+        record = _record(ctx, result)
+    result.record_id = record.pk
+    for done, ids in enumerate(batches, start=1):
+        with transaction.atomic():
+            _set_timeouts()
+            locked = _lock_chat_ids(Chat.objects.filter(id__in=ids))
+            batch = _Plan(locked, [], plan.delete_chat_files, _types_of(locked))
+            counts, blobs = _execute(batch)
+            result.counts.update(counts)
+            result.by_type.update(batch.by_type)
+            result.batches = done
+            _save_counts(result)
+            transaction.on_commit(partial(_after_commit, blobs, result, locked))
+        if progress is not None:
+            progress(done, total)
+    with transaction.atomic():
+        _set_timeouts()
+        collection_ids = plan.collection_ids
+        if keep_linked_collections and collection_ids:
+            # Every selected chat is gone now: a chat still linking is a survivor.
+            still_used = Chat.objects.filter(collection_id__in=collection_ids).values(
+                "collection_id"
+            )
+            collection_ids = list(
+                Collection.objects.filter(id__in=collection_ids)
+                .exclude(id__in=still_used)
+                .values_list("id", flat=True)
+            )
+        final = _Plan([], collection_ids, False, Counter())
+        counts, blobs = _execute(final)
+        if also is not None:
+            more_counts, more_blobs = also(False)
+            counts.update(more_counts)
+            blobs.extend(more_blobs)
+        result.counts.update(counts)
+        result.batches = total
+        _save_counts(result)
+        transaction.on_commit(partial(_after_commit, blobs, result, []))
+    if progress is not None:
+        progress(total, total)
+    _log(ctx, result)
+    return result
+
+
+def _perform(
+    chats: QuerySet[Chat],
+    ctx: DeletionContext,
+    *,
+    with_collections_of: User | None = None,
+    keep_files: bool = False,
+    make_also: Callable[[_Plan], Also] | None = None,
+    extra_collections: Callable[[], list[int]] | None = None,
+    progress: Progress | None = None,
+) -> DeletionResult:
+    """Plan and execute, in one transaction or — for a large purge — in batches."""
+    if _is_large(chats):
+        plan = _plan(
+            chats, lock=False, with_collections_of=with_collections_of, keep_files=keep_files
+        )
+        if extra_collections is not None:
+            plan.collection_ids = extra_collections()
+        empty = _Plan([], [], False, Counter())
+        return _run_batched(
+            plan,
+            ctx,
+            also=make_also(empty) if make_also else None,
+            keep_linked_collections=with_collections_of is not None,
+            progress=progress,
+        )
+    with transaction.atomic():
+        plan = _plan(chats, with_collections_of=with_collections_of, keep_files=keep_files)
+        if extra_collections is not None:
+            plan.collection_ids = extra_collections()
+        result = _run(plan, ctx, also=make_also(plan) if make_also else None)
+    if progress is not None:
+        progress(1, 1)
+    return result
 
 
 # --------------------------------------------------------------------------- public API
@@ -390,10 +537,11 @@ def chat_delete(
     return _run(plan, ctx)
 
 
-@transaction.atomic
-def chats_delete(*, chats: QuerySet[Chat], ctx: DeletionContext) -> DeletionResult:
-    """Delete the selected chats (admin bulk action, project batch)."""
-    return _run(_plan(chats), ctx)
+def chats_delete(
+    *, chats: QuerySet[Chat], ctx: DeletionContext, progress: Progress | None = None
+) -> DeletionResult:
+    """Delete the selected chats (admin bulk action); batched when large."""
+    return _perform(chats, ctx, progress=progress)
 
 
 def chats_delete_preview(*, chats: QuerySet[Chat]) -> DeletionResult:
@@ -462,12 +610,21 @@ def _conversations_plan(*, user: User, flags: ConversationFlags, lock: bool) -> 
     )
 
 
-@transaction.atomic
 def conversations_delete(
-    *, user: User, flags: ConversationFlags, ctx: DeletionContext
+    *,
+    user: User,
+    flags: ConversationFlags,
+    ctx: DeletionContext,
+    progress: Progress | None = None,
 ) -> DeletionResult:
     """Delete a user's conversations of the selected types (see module docstring)."""
-    return _run(_conversations_plan(user=user, flags=flags, lock=True), ctx)
+    return _perform(
+        flags.selected_chats(user),
+        ctx,
+        with_collections_of=user if flags.delete_files_and_collections else None,
+        keep_files=not flags.delete_files_and_collections,
+        progress=progress,
+    )
 
 
 def conversations_delete_preview(*, user: User, flags: ConversationFlags) -> DeletionResult:
@@ -479,9 +636,9 @@ def conversations_delete_preview(*, user: User, flags: ConversationFlags) -> Del
     )
 
 
-def _projects_plan(
-    projects: QuerySet[Project], *, with_chats: bool, lock: bool
-) -> tuple[_Plan, Also]:
+def _projects_parts(
+    projects: QuerySet[Project], *, with_chats: bool
+) -> tuple[QuerySet[Chat], Callable[[_Plan], Also]]:
     project_ids = list(projects.order_by("id").values_list("id", flat=True))
     chats = (
         Chat.objects.filter(
@@ -490,39 +647,45 @@ def _projects_plan(
         if with_chats
         else Chat.objects.none()
     )
-    plan = _plan(chats, lock=lock)
 
-    def also(dry_run: bool) -> tuple[Counter[str], list[str]]:
-        # Links of deleted chats are counted with the chats; count the rest here.
-        counts: Counter[str] = Counter()
-        for ids in _chunks(project_ids):
-            links = ProjectChat.objects.filter(project_id__in=ids)
-            if plan.chat_ids:
-                links = links.exclude(chat_id__in=plan.chat_ids)
-            projects_qs = Project.objects.filter(id__in=ids)
-            if dry_run:
-                counts["links"] += links.count()
-                counts["projects"] += projects_qs.count()
-            else:
-                counts["links"] += links.delete()[0]
-                counts["projects"] += projects_qs.delete()[0]
-        return counts, []
+    def make_also(plan: _Plan) -> Also:
+        def also(dry_run: bool) -> tuple[Counter[str], list[str]]:
+            # Links of deleted chats are counted with the chats; count the rest here.
+            counts: Counter[str] = Counter()
+            for ids in _chunks(project_ids):
+                links = ProjectChat.objects.filter(project_id__in=ids)
+                if plan.chat_ids:
+                    links = links.exclude(chat_id__in=plan.chat_ids)
+                projects_qs = Project.objects.filter(id__in=ids)
+                if dry_run:
+                    counts["links"] += links.count()
+                    counts["projects"] += projects_qs.count()
+                else:
+                    counts["links"] += links.delete()[0]
+                    counts["projects"] += projects_qs.delete()[0]
+            return counts, []
 
-    return plan, also
+        return also
+
+    return chats, make_also
 
 
-@transaction.atomic
 def projects_delete(
-    *, projects: QuerySet[Project], with_chats: bool, ctx: DeletionContext
+    *,
+    projects: QuerySet[Project],
+    with_chats: bool,
+    ctx: DeletionContext,
+    progress: Progress | None = None,
 ) -> DeletionResult:
     """Delete projects with their links; their chats too when ``with_chats``."""
-    plan, also = _projects_plan(projects, with_chats=with_chats, lock=True)
-    return _run(plan, ctx, also=also)
+    chats, make_also = _projects_parts(projects, with_chats=with_chats)
+    return _perform(chats, ctx, make_also=make_also, progress=progress)
 
 
 def projects_delete_preview(*, projects: QuerySet[Project], with_chats: bool) -> DeletionResult:
-    plan, also = _projects_plan(projects, with_chats=with_chats, lock=False)
-    return _run(plan, DeletionContext(None, "preview"), dry_run=True, also=also)
+    chats, make_also = _projects_parts(projects, with_chats=with_chats)
+    plan = _plan(chats, lock=False)
+    return _run(plan, DeletionContext(None, "preview"), dry_run=True, also=make_also(plan))
 
 
 def _collections_plan(collections: QuerySet[Collection]) -> _Plan:
@@ -546,25 +709,27 @@ def collections_delete_preview(*, collections: QuerySet[Collection]) -> Deletion
     return _run(_collections_plan(collections), DeletionContext(None, "preview"), dry_run=True)
 
 
-def _users_plan(users: QuerySet[User], *, lock: bool) -> tuple[_Plan, Also]:
+def _users_parts(
+    users: QuerySet[User],
+) -> tuple[QuerySet[Chat], Callable[[], list[int]], Callable[[_Plan], Also]]:
     user_ids = list(users.order_by("id").values_list("id", flat=True))
-    plan = _plan(Chat.objects.filter(owner_id__in=user_ids), lock=lock)
-    plan.collection_ids = list(
-        Collection.objects.filter(owner_id__in=user_ids).order_by("id").values_list("id", flat=True)
-    )
+
+    def collections() -> list[int]:
+        owned = Collection.objects.filter(owner_id__in=user_ids)
+        return list(owned.order_by("id").values_list("id", flat=True))
 
     def also(dry_run: bool) -> tuple[Counter[str], list[str]]:
         # Whatever the users own that the chat/collection plan did not cover.
         counts: Counter[str] = Counter()
         blobs: list[str] = []
-        files = (
-            File.objects.filter(owner_id__in=user_ids)
-            .exclude(collection__owner_id__in=user_ids)
-            .exclude(chat__owner_id__in=user_ids, collection__isnull=True)
-        )
         links = ProjectChat.objects.filter(project__owner_id__in=user_ids)
         projects = Project.objects.filter(owner_id__in=user_ids)
         if dry_run:
+            files = (
+                File.objects.filter(owner_id__in=user_ids)
+                .exclude(collection__owner_id__in=user_ids)
+                .exclude(chat__owner_id__in=user_ids, collection__isnull=True)
+            )
             counts["files"] += files.count()
             counts["blobs"] += counts["files"]
             counts["links"] += links.count()
@@ -580,16 +745,21 @@ def _users_plan(users: QuerySet[User], *, lock: bool) -> tuple[_Plan, Also]:
         counts["users"] = deleted.get(User._meta.label, 0)
         return counts, blobs
 
-    return plan, also
+    return Chat.objects.filter(owner_id__in=user_ids), collections, lambda _plan: also
 
 
-@transaction.atomic
-def users_delete(*, users: QuerySet[User], ctx: DeletionContext) -> DeletionResult:
-    """Delete users and everything they own, blobs included."""
-    plan, also = _users_plan(users, lock=True)
-    return _run(plan, ctx, also=also)
+def users_delete(
+    *, users: QuerySet[User], ctx: DeletionContext, progress: Progress | None = None
+) -> DeletionResult:
+    """Delete users and everything they own, blobs included; batched when large."""
+    chats, collections, make_also = _users_parts(users)
+    return _perform(
+        chats, ctx, extra_collections=collections, make_also=make_also, progress=progress
+    )
 
 
 def users_delete_preview(*, users: QuerySet[User]) -> DeletionResult:
-    plan, also = _users_plan(users, lock=False)
-    return _run(plan, DeletionContext(None, "preview"), dry_run=True, also=also)
+    chats, collections, make_also = _users_parts(users)
+    plan = _plan(chats, lock=False)
+    plan.collection_ids = collections()
+    return _run(plan, DeletionContext(None, "preview"), dry_run=True, also=make_also(plan))

@@ -162,6 +162,15 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# Deletion service: ids per SQL statement; above DELETION_BATCH_THRESHOLD messages a
+# deletion runs in batches of DELETION_BATCH_CHATS chats, each its own short
+# transaction with these PostgreSQL timeouts (see chats/services.py and the README).
+DELETION_CHUNK_SIZE = env.int("DELETION_CHUNK_SIZE", default=5000)
+DELETION_BATCH_THRESHOLD = env.int("DELETION_BATCH_THRESHOLD", default=200_000)
+DELETION_BATCH_CHATS = env.int("DELETION_BATCH_CHATS", default=500)
+DELETION_LOCK_TIMEOUT = env.str("DELETION_LOCK_TIMEOUT", default="5s")
+DELETION_STATEMENT_TIMEOUT = env.str("DELETION_STATEMENT_TIMEOUT", default="60s")
+
 # Seconds a WebSocket presence record counts without a fresh heartbeat.
 CHAT_CONNECTION_TTL = env.int("CHAT_CONNECTION_TTL", default=60)
 
