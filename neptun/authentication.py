@@ -11,6 +11,12 @@
 
 Secrets are looked up by their SHA-256 hash (a unique index) and then compared
 with :func:`hmac.compare_digest`, so no comparison leaks timing.
+
+Failed key and token attempts are counted per client address in the cache; past
+``AUTH_FAILURE_LIMIT`` failures within ``AUTH_FAILURE_WINDOW`` seconds, every
+further attempt from that address is refused with DRF's ``Throttled`` (429 in each
+dialect's shape) until the window passes — even with a valid secret, so guessing
+cannot continue by mixing in a known key.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
@@ -90,6 +97,25 @@ class ApiKeyPrincipal:
         return f"tenant {self.tenant.name} via key {self.api_key.prefix}…"
 
 
+def _failure_key(request: Request) -> str:
+    return f"neptun:auth-failures:{request.META.get('REMOTE_ADDR', '')}"
+
+
+def check_failures(request: Request) -> None:
+    """Refuse a client that failed too often recently (429)."""
+    if cache.get(_failure_key(request), 0) >= settings.AUTH_FAILURE_LIMIT:
+        raise exceptions.Throttled(wait=settings.AUTH_FAILURE_WINDOW)
+
+
+def note_failure(request: Request) -> None:
+    key = _failure_key(request)
+    cache.add(key, 0, timeout=settings.AUTH_FAILURE_WINDOW)
+    try:
+        cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=settings.AUTH_FAILURE_WINDOW)
+
+
 def _lookup(model, field: str, secret: str):
     digest = hash_secret(secret)
     obj = model.objects.filter(**{field: digest}).first()
@@ -105,8 +131,10 @@ class ApiKeyAuthentication(BaseAuthentication):
         secret = request.headers.get(self.header)
         if not secret:
             return None
+        check_failures(request)
         key = _lookup(ApiKey, "key_hash", secret)
         if key is None or key.revoked_at is not None:
+            note_failure(request)
             raise exceptions.AuthenticationFailed("Invalid or missing API key")
         now = timezone.now()
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
@@ -125,8 +153,10 @@ class BearerTokenAuthentication(BaseAuthentication):
         scheme, _, secret = header.partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
             return None
+        check_failures(request)
         token = _lookup(AccessToken, "token_hash", secret.strip())
         if token is None or token.is_expired:
+            note_failure(request)
             raise exceptions.AuthenticationFailed("Not authenticated")
         user: User = token.user
         if not user.is_active:

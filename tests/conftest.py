@@ -11,6 +11,16 @@ from neptun.models import AccessToken, ApiKey
 from tests.factories import PASSWORD, TenantFactory, UserFactory
 
 
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    """Throttle counters live in the cache: every test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def api_client() -> APIClient:
     return APIClient()

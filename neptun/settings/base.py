@@ -182,7 +182,15 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "neptun.schema.NeptunAutoSchema",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_THROTTLE_RATES": {
+        # POST /api/auth/login, per client address.
+        "login": env.str("LOGIN_THROTTLE_RATE", default="10/min"),
+    },
 }
+
+# Failed API-key / access-token attempts allowed per client address and window.
+AUTH_FAILURE_LIMIT = env.int("AUTH_FAILURE_LIMIT", default=20)
+AUTH_FAILURE_WINDOW = env.int("AUTH_FAILURE_WINDOW", default=60)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Neptun API",

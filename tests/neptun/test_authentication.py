@@ -104,3 +104,38 @@ def test_expired_token_and_inactive_user_fail(user):
 )
 def test_cross_site_detection(headers, cross):
     assert is_cross_site(rf.delete("/api/x", **headers)) is cross
+
+
+@pytest.fixture
+def fresh_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def test_repeated_failures_are_throttled_even_with_a_valid_key(tenant, settings, fresh_cache):
+    settings.AUTH_FAILURE_LIMIT = 3
+    _, secret = ApiKey.generate(tenant=tenant)
+    auth = ApiKeyAuthentication()
+    for _ in range(3):
+        with pytest.raises(exceptions.AuthenticationFailed):
+            auth.authenticate(drf(rf.get("/", HTTP_X_API_KEY="nk_guess")))
+    with pytest.raises(exceptions.Throttled):
+        auth.authenticate(drf(rf.get("/", HTTP_X_API_KEY=secret)))
+    # another client address is not affected
+    principal, _ = auth.authenticate(
+        drf(rf.get("/", HTTP_X_API_KEY=secret, REMOTE_ADDR="10.9.9.9"))
+    )
+    assert principal.tenant == tenant
+
+
+def test_bearer_failures_are_throttled(user, settings, fresh_cache):
+    settings.AUTH_FAILURE_LIMIT = 2
+    auth = BearerTokenAuthentication()
+    for _ in range(2):
+        with pytest.raises(exceptions.AuthenticationFailed):
+            auth.authenticate(drf(rf.get("/", HTTP_AUTHORIZATION="Bearer nt_guess")))
+    with pytest.raises(exceptions.Throttled):
+        auth.authenticate(drf(rf.get("/", HTTP_AUTHORIZATION="Bearer nt_guess")))
