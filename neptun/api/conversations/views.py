@@ -1,0 +1,163 @@
+"""Views of the conversations dialect (``Authorization: Bearer <access token>``).
+
+The deletion views only translate: the request becomes :class:`ConversationFlags`
+(:func:`.schemas.parse_delete_options`), the service deletes, its result becomes the
+200 body. They are deliberately **not** atomic: the service opens its own
+transaction, and blob-removal errors are appended by an after-commit callback, so
+the response is built after the deletion has committed (the URLconf also marks them
+``non_atomic_requests`` in case ``ATOMIC_REQUESTS`` is ever switched on).
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import generics, status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from chats.services import conversations_delete, conversations_delete_preview
+from neptun.api.common import api_context
+from neptun.authentication import BearerTokenAuthentication
+
+from . import selectors, services
+from .errors import exception_handler
+from .filters import ChatFilter, CollectionFilter, FileFilter, QueryFilterBackend
+from .schemas import (
+    DeleteConversationsBody,
+    DeleteConversationsResponse,
+    deletion_response,
+    parse_delete_options,
+)
+from .serializers import (
+    ChatCreateSerializer,
+    ChatSerializer,
+    CollectionCreateSerializer,
+    CollectionSerializer,
+    FileCreateSerializer,
+    FileSerializer,
+)
+
+_ERRORS = {
+    401: OpenApiResponse(description='`{"detail": "Not authenticated"}`'),
+    422: OpenApiResponse(
+        description='`{"detail": [{"type", "loc", "msg", "input"}]}`: invalid body, '
+        "unknown field, non-JSON content type or any query parameter. Nothing was deleted."
+    ),
+}
+
+
+class ConversationsDialect:
+    """Authentication, permission and error format shared by the dialect's views."""
+
+    authentication_classes = [BearerTokenAuthentication]
+    permission_classes = [IsAuthenticated]
+    filter_backends = [QueryFilterBackend]
+
+    def get_exception_handler(self):
+        return exception_handler
+
+
+class ConversationsDeleteAllView(ConversationsDialect, APIView):
+    """``DELETE /api/chat/conversations/all`` (alias ``DELETE /api/collections/all``)."""
+
+    parser_classes = [JSONParser]  # documents the body; it is parsed by the schemas module
+
+    @extend_schema(
+        operation_id="conversations_delete_all",
+        summary="Delete the caller's conversations of the selected types",
+        request=DeleteConversationsBody,
+        responses={200: DeleteConversationsResponse, **_ERRORS},
+    )
+    def delete(self, request):
+        flags = parse_delete_options(request)
+        result = conversations_delete(
+            user=request.user, flags=flags, ctx=api_context(request, actor=request.user)
+        )
+        return Response(deletion_response(result))
+
+
+@extend_schema_view(
+    delete=extend_schema(
+        operation_id="collections_delete_all",
+        summary="Alias of DELETE /api/chat/conversations/all",
+    )
+)
+class CollectionsDeleteAllView(ConversationsDeleteAllView):
+    """``DELETE /api/collections/all``: the old path, same behaviour."""
+
+
+class ConversationsDeletePreviewView(ConversationsDialect, APIView):
+    """``POST /api/chat/conversations/all/preview``: the same stats, nothing deleted."""
+
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        operation_id="conversations_delete_all_preview",
+        summary="What deleting the caller's conversations would remove",
+        request=DeleteConversationsBody,
+        responses={200: DeleteConversationsResponse, **_ERRORS},
+    )
+    def post(self, request):
+        flags = parse_delete_options(request)
+        result = conversations_delete_preview(user=request.user, flags=flags)
+        return Response(deletion_response(result, preview=True))
+
+
+class ChatListCreateView(ConversationsDialect, generics.ListCreateAPIView):
+    """``GET/POST /api/chat/conversations``: the caller's chats; create one."""
+
+    serializer_class = ChatSerializer
+    filterset_class = ChatFilter
+    parser_classes = [JSONParser]
+
+    def get_queryset(self):
+        return selectors.chats_of(self.request.user)
+
+    @extend_schema(request=ChatCreateSerializer, responses={201: ChatSerializer})
+    def post(self, request, *args, **kwargs):
+        data = ChatCreateSerializer(data=request.data, context={"request": request})
+        data.is_valid(raise_exception=True)
+        chat = services.chat_create(owner=request.user, **data.validated_data)
+        return Response(ChatSerializer(chat).data, status=status.HTTP_201_CREATED)
+
+
+class CollectionListCreateView(ConversationsDialect, generics.ListCreateAPIView):
+    """``GET/POST /api/collections``: the caller's and the global collections; create
+    one of the caller's (global ones are created by staff in the admin)."""
+
+    serializer_class = CollectionSerializer
+    filterset_class = CollectionFilter
+    parser_classes = [JSONParser]
+
+    def get_queryset(self):
+        return selectors.collections_visible_to(self.request.user)
+
+    @extend_schema(request=CollectionCreateSerializer, responses={201: CollectionSerializer})
+    def post(self, request, *args, **kwargs):
+        data = CollectionCreateSerializer(data=request.data, context={"request": request})
+        data.is_valid(raise_exception=True)
+        collection = services.collection_create(owner=request.user, **data.validated_data)
+        return Response(CollectionSerializer(collection).data, status=status.HTTP_201_CREATED)
+
+
+class FileListCreateView(ConversationsDialect, generics.ListCreateAPIView):
+    """``GET/POST /api/files``: the caller's files; upload one (multipart, field
+    ``file``, optional ``chat_id``, ``collection_id`` and ``name``)."""
+
+    serializer_class = FileSerializer
+    filterset_class = FileFilter
+    parser_classes = [MultiPartParser, FormParser]
+
+    def get_queryset(self):
+        return selectors.files_of(self.request.user)
+
+    @extend_schema(
+        request={"multipart/form-data": FileCreateSerializer}, responses={201: FileSerializer}
+    )
+    def post(self, request, *args, **kwargs):
+        data = FileCreateSerializer(data=request.data, context={"request": request})
+        data.is_valid(raise_exception=True)
+        file = services.file_create(owner=request.user, **data.validated_data)
+        return Response(FileSerializer(file).data, status=status.HTTP_201_CREATED)
