@@ -363,7 +363,8 @@ def _log(ctx: DeletionContext, result: DeletionResult) -> None:
 
 
 def _counts_json(result: DeletionResult) -> dict[str, Any]:
-    data = dict(result.counts)
+    data: dict[str, Any] = {kind: 0 for kind in (*COUNT_KINDS, "blobs")}
+    data.update(result.counts)
     data["by_type"] = dict(result.by_type)
     if result.batches > 1:
         data["batches"] = result.batches

@@ -315,3 +315,10 @@ def test_database_cascade_without_the_service(user):
         cursor.execute(f"DELETE FROM {Chat._meta.db_table} WHERE id = %s", [chat.pk])
     assert Message.objects.count() == 0
     assert ProjectChat.objects.count() == 0
+
+
+def test_record_of_an_empty_deletion_has_every_kind_at_zero(user):
+    result = services.chats_delete(chats=Chat.objects.none(), ctx=ctx(user))
+    record = DeletionRecord.objects.get(pk=result.record_id)
+    for kind in ("chats", "messages", "files", "collections", "links", "connections", "blobs"):
+        assert record.counts[kind] == 0
