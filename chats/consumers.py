@@ -1,0 +1,322 @@
+"""The v1 chat socket: ``ws://…/ws/v1/chats/<uuid>/``.
+
+Authentication is a tenant's key, in the ``X-API-Key`` header or, for browsers
+(which cannot set headers on a WebSocket), the ``api_key`` query parameter. A
+missing, unknown or revoked key, a malformed id, an unknown chat and another
+tenant's chat are all refused at the handshake (HTTP 403 from the server).
+
+Frames are JSON objects with a ``type``:
+
+client → server
+    ``{"type": "message", "content": "...", "role": "user"}`` stores a Message
+    (``role`` is optional, ``user`` by default); ``{"type": "ping"}``.
+server → client
+    ``{"type": "connected", "chat": uuid}`` after the handshake;
+    ``{"type": "message", "chat": uuid, "message": {...}}`` for a message posted by
+    someone else (another socket or the REST API); ``{"type": "message.sent", …}``
+    confirms the sender's own message; ``{"type": "pong"}``;
+    ``{"type": "error", "detail": "..."}`` for a bad frame (the socket stays open);
+    ``{"type": "chat.deleted", "chat": uuid}`` and then close code 4404 when the
+    chat is deleted (through any door); close code 4401 when the key is revoked.
+
+Presence: the socket is recorded in ``ChatConnection`` before it is accepted
+(see :mod:`chats.presence` for how that serializes with a delete), refreshed every
+``CHAT_CONNECTION_TTL / 3`` seconds and on each received frame, and removed in a
+``finally`` around the whole consumer: a consumer whose send to a vanished client
+raises never reaches its disconnect handler, and a record left behind would answer
+409 until its TTL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.http import HttpRequest
+from rest_framework.exceptions import APIException
+from rest_framework.request import Request
+
+from chats import presence
+from chats.models import Chat, Message
+from chats.services import chat_group
+from neptun.api.v1 import selectors, services
+from neptun.authentication import ApiKeyAuthentication, ApiKeyPrincipal
+from neptun.exceptions import NotFound
+from neptun.models import ApiKey
+
+logger = logging.getLogger("neptun.ws")
+
+#: Close codes (4000-4999 are the application's).
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_NOT_FOUND = 4404
+
+MAX_CONTENT = 100_000
+
+
+def key_from_scope(scope: dict) -> str:
+    """The key in the ``X-API-Key`` header, else in the ``api_key`` query parameter."""
+    for name, value in scope.get("headers", []):
+        if name.lower() == b"x-api-key" and value:
+            return value.decode("latin-1").strip()
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    return (query.get("api_key") or [""])[0].strip()
+
+
+def handshake_request(scope: dict, secret: str) -> Request:
+    """The handshake as a request, for the REST API's key authentication.
+
+    It carries the key and the client's address (failed attempts are throttled
+    per address, for sockets as for HTTP).
+    """
+    http = HttpRequest()
+    http.method = "GET"
+    http.path = http.path_info = scope.get("path", "")
+    client = scope.get("client") or ("", 0)
+    http.META = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": http.path,
+        "REMOTE_ADDR": client[0] or "",
+        "HTTP_X_API_KEY": secret,
+    }
+    return Request(http)
+
+
+def authenticate(scope: dict) -> ApiKeyPrincipal | None:
+    """The REST API's rules: hash lookup, revocation, ``last_used_at``, throttling."""
+    secret = key_from_scope(scope)
+    if not secret:
+        return None
+    try:
+        result = ApiKeyAuthentication().authenticate(handshake_request(scope, secret))
+    except APIException:  # unknown or revoked key, or too many failures (429)
+        return None
+    return result[0] if result else None
+
+
+def _open(principal: ApiKeyPrincipal, chat_uuid: uuid.UUID, connection_id: str):
+    return presence.connection_open(
+        chats=selectors.tenant_chats(tenant=principal.tenant),
+        chat_uuid=chat_uuid,
+        connection_id=connection_id,
+    )
+
+
+def _chat_id(principal: ApiKeyPrincipal, chat_uuid: uuid.UUID) -> int | None:
+    return (
+        selectors.tenant_chats(tenant=principal.tenant)
+        .filter(uuid=chat_uuid)
+        .values_list("id", flat=True)
+        .first()
+    )
+
+
+def _beat(*, chat_id: int, connection_id: str, key_id: int) -> str:
+    """Refresh the record; ``"ok"``, ``"chat_gone"`` or ``"key_revoked"``."""
+    if not ApiKey.objects.filter(pk=key_id, revoked_at__isnull=True).exists():
+        return "key_revoked"
+    state = presence.connection_heartbeat(chat_id=chat_id, connection_id=connection_id)
+    return "chat_gone" if state is presence.Heartbeat.CHAT_GONE else "ok"
+
+
+class ChatConsumer(AsyncJsonWebsocketConsumer):
+    """A chat room on one chat, with presence recorded for the v1 DELETE's 409."""
+
+    async def __call__(self, scope, receive, send):
+        self.principal: ApiKeyPrincipal | None = None
+        self.chat_id: int | None = None
+        self.chat_uuid: uuid.UUID | None = None
+        self.group: str | None = None
+        self.connection_id: str | None = None
+        self.accepted = False
+        self.closing = False
+        self._heartbeat: asyncio.Task | None = None
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self._leave()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def connect(self) -> None:
+        principal = await database_sync_to_async(authenticate)(self.scope)
+        if principal is None:
+            await self.close(code=CLOSE_UNAUTHORIZED)
+            return
+        chat_uuid = selectors.parse_chat_uuid(self.scope["url_route"]["kwargs"].get("chat_uuid"))
+        chat_id = (
+            await database_sync_to_async(_chat_id)(principal, chat_uuid) if chat_uuid else None
+        )
+        if chat_id is None:
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        # Join the group before the presence record exists: a deletion that does not
+        # refuse (admin, command, other dialects) and commits after the record
+        # notifies the group after its commit, and this socket is in it by then.
+        self.group = chat_group(chat_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        # Known before the record exists, so that the ``finally`` removes it even if
+        # this task is cancelled while the insert is running.
+        self.connection_id = f"{uuid.uuid4().hex}:{self.channel_name}"[:200]
+        chat = await database_sync_to_async(_open)(principal, chat_uuid, self.connection_id)
+        if chat is None:  # deleted between the two queries
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        self.principal, self.chat_id, self.chat_uuid = principal, chat.pk, chat.uuid
+        await self.accept()
+        self.accepted = True
+        await self.send_json({"type": "connected", "chat": str(self.chat_uuid)})
+        self._heartbeat = asyncio.create_task(self._heartbeat_loop())
+
+    async def disconnect(self, code: int) -> None:
+        await self._leave()
+
+    async def _leave(self) -> None:
+        """Stop the heartbeat, leave the group, remove the presence record. Idempotent."""
+        task, self._heartbeat = self._heartbeat, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        group, self.group = self.group, None
+        if group is not None:
+            try:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            except Exception:
+                logger.exception("could not leave group %s", group)
+        connection_id, self.connection_id = self.connection_id, None
+        if connection_id is not None:
+            try:
+                await database_sync_to_async(presence.connection_close)(connection_id=connection_id)
+            except Exception:
+                # The record goes stale after the TTL and stops counting then.
+                logger.exception("could not remove presence record %s", connection_id)
+
+    # ------------------------------------------------------------------ heartbeat
+
+    async def _heartbeat_loop(self) -> None:
+        interval = presence.heartbeat_interval()
+        while True:
+            await asyncio.sleep(interval)
+            if not await self._refresh():
+                return  # closing: the chat or the key is gone
+
+    async def _refresh(self) -> bool:
+        """Refresh presence; close the socket when the chat or the key is gone."""
+        if self.connection_id is None or self.chat_id is None or self.principal is None:
+            return False
+        try:
+            state = await database_sync_to_async(_beat)(
+                chat_id=self.chat_id,
+                connection_id=self.connection_id,
+                key_id=self.principal.api_key.pk,
+            )
+        except Exception:
+            logger.exception("heartbeat of %s failed", self.connection_id)
+            return True
+        if state == "chat_gone":
+            await self._chat_gone()
+            return False
+        if state == "key_revoked":
+            await self._close(CLOSE_UNAUTHORIZED)
+            return False
+        return True
+
+    async def _close(self, code: int) -> None:
+        if self.closing:
+            return
+        self.closing = True
+        await self.close(code=code)
+
+    async def _chat_gone(self) -> None:
+        if self.closing or not self.accepted:
+            return
+        await self.send_json({"type": "chat.deleted", "chat": str(self.chat_uuid)})
+        await self._close(CLOSE_NOT_FOUND)
+
+    # ------------------------------------------------------------------ frames
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
+        if self.closing:
+            return
+        if text_data is None:
+            await self._error("Frames are JSON text.")
+            return
+        try:
+            content = json.loads(text_data)
+        except ValueError:
+            await self._error("Frames are JSON text.")
+            return
+        if not isinstance(content, dict):
+            await self._error('A frame is a JSON object with a "type".')
+            return
+        if not await self._refresh():
+            return
+        await self.receive_json(content)
+
+    async def receive_json(self, content: dict, **kwargs) -> None:
+        kind = content.get("type")
+        if kind == "ping":
+            await self.send_json({"type": "pong"})
+        elif kind == "message":
+            await self._post(content)
+        else:
+            await self._error('Unknown "type"; use "message" or "ping".')
+
+    async def _post(self, content: dict) -> None:
+        text = content.get("content")
+        role = content.get("role", Message.Role.USER)
+        if not isinstance(text, str) or not text.strip():
+            await self._error('"content" must be a non-empty string.')
+            return
+        if len(text) > MAX_CONTENT:
+            await self._error(f'"content" is longer than {MAX_CONTENT} characters.')
+            return
+        if role not in Message.Role.values:
+            await self._error(f'"role" must be one of {", ".join(Message.Role.values)}.')
+            return
+        try:
+            message = await database_sync_to_async(self._store)(role, text)
+        except NotFound:
+            await self._chat_gone()
+            return
+        await self.channel_layer.group_send(
+            self.group,
+            presence.message_event(message, chat_uuid=self.chat_uuid, sender=self.channel_name),
+        )
+
+    def _store(self, role: str, text: str) -> Message:
+        chat = Chat(pk=self.chat_id, uuid=self.chat_uuid)
+        return services.message_create(chat=chat, role=role, content=text, announce=False)
+
+    async def _error(self, detail: str) -> None:
+        await self.send_json({"type": "error", "detail": detail})
+
+    # ------------------------------------------------------------------ group events
+
+    async def chat_message(self, event: dict) -> None:
+        if not self.accepted or self.closing:
+            return
+        own = event.get("sender") is not None and event.get("sender") == self.channel_name
+        await self.send_json(
+            {
+                "type": "message.sent" if own else "message",
+                "chat": event["chat"],
+                "message": event["message"],
+            }
+        )
+
+    async def chat_deleted(self, event: dict) -> None:
+        await self._chat_gone()
+
+
+class RefuseConsumer(AsyncJsonWebsocketConsumer):
+    """Any other WebSocket path: refused at the handshake."""
+
+    async def connect(self) -> None:
+        await self.close(code=CLOSE_NOT_FOUND)

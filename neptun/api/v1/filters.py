@@ -1,0 +1,38 @@
+"""Filters of ``GET /api/v1/chats``."""
+
+from __future__ import annotations
+
+import django_filters as filters
+from django.db.models import QuerySet
+
+from chats.models import Chat, ConversationType
+
+NULL_TYPE = "null"
+
+
+class ChatFilter(filters.FilterSet):
+    """``?user=&user_email=&conversation_type=&project=&created_after=&created_before=&title=``.
+
+    ``conversation_type=null`` selects chats without a type. Dates are ISO 8601;
+    ``created_after`` is inclusive, ``created_before`` exclusive.
+    """
+
+    user = filters.NumberFilter(field_name="owner_id")
+    user_email = filters.CharFilter(field_name="owner__email", lookup_expr="iexact")
+    conversation_type = filters.ChoiceFilter(
+        choices=[*ConversationType.choices, (NULL_TYPE, "No type")],
+        method="filter_conversation_type",
+    )
+    project = filters.NumberFilter(field_name="project_links__project_id", distinct=True)
+    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    title = filters.CharFilter(field_name="title", lookup_expr="icontains")
+
+    class Meta:
+        model = Chat
+        fields: list[str] = []
+
+    def filter_conversation_type(self, queryset: QuerySet[Chat], name: str, value: str):
+        if value == NULL_TYPE:
+            return queryset.filter(conversation_type__isnull=True)
+        return queryset.filter(conversation_type=value)

@@ -1,0 +1,129 @@
+"""Input and output shapes of the v1 dialect.
+
+A chat's ``id`` on the wire is its UUID (the spec addresses chats by it); the
+integer primary key never leaves the server.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Q
+from drf_spectacular.utils import extend_schema_serializer
+from rest_framework import serializers
+
+from chats.models import Chat, ConversationType, Message
+from collections_app.models import Collection, File
+from neptun.models import Tenant, User
+
+
+@extend_schema_serializer(component_name="V1Chat")
+class ChatOutSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="uuid", read_only=True)
+    user = serializers.IntegerField(source="owner_id", read_only=True)
+    user_email = serializers.EmailField(source="owner.email", read_only=True)
+
+    class Meta:
+        model = Chat
+        fields = [
+            "id",
+            "title",
+            "user",
+            "user_email",
+            "conversation_type",
+            "collection",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+@extend_schema_serializer(component_name="V1ChatCreate")
+class ChatCreateSerializer(serializers.Serializer):
+    """``{"user": <id> | "user_email": "...", "title", "conversation_type", "collection"}``."""
+
+    user = serializers.IntegerField(required=False, min_value=1)
+    user_email = serializers.EmailField(required=False)
+    title = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+    conversation_type = serializers.ChoiceField(
+        choices=ConversationType.choices,
+        required=False,
+        allow_null=True,
+        default=ConversationType.REGULAR,
+    )
+    collection = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+
+    def __init__(self, *args, tenant: Tenant | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.tenant = tenant
+
+    def validate(self, attrs: dict) -> dict:
+        if "user" not in attrs and "user_email" not in attrs:
+            raise serializers.ValidationError({"user": ["Give `user` (id) or `user_email`."]})
+        users = User.objects.filter(tenant=self.tenant)
+        if "user" in attrs:
+            users = users.filter(pk=attrs["user"])
+        if "user_email" in attrs:
+            users = users.filter(email__iexact=attrs["user_email"])
+        owner = users.first()
+        if owner is None:
+            raise serializers.ValidationError({"user": ["No such user in this tenant."]})
+        attrs["owner"] = owner
+        collection_id = attrs.get("collection")
+        attrs["collection"] = None
+        if collection_id is not None:
+            collection = Collection.objects.filter(
+                Q(owner=owner) | Q(is_global=True), pk=collection_id
+            ).first()
+            if collection is None:
+                raise serializers.ValidationError(
+                    {"collection": ["No such collection of this user (or global)."]}
+                )
+            attrs["collection"] = collection
+        return attrs
+
+
+@extend_schema_serializer(component_name="V1Message")
+class MessageSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Message
+        fields = ["id", "role", "content", "created_at"]
+        read_only_fields = ["id", "created_at"]
+        extra_kwargs = {"role": {"required": False, "default": Message.Role.USER}}
+
+    def validate_content(self, value: str) -> str:
+        if not value.strip():
+            raise serializers.ValidationError("This field may not be blank.")
+        return value
+
+
+@extend_schema_serializer(component_name="V1File")
+class FileOutSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = File
+        fields = ["id", "name", "size", "content_type", "collection", "created_at"]
+        read_only_fields = fields
+
+
+@extend_schema_serializer(component_name="V1Error")
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+@extend_schema_serializer(component_name="V1Conflict")
+class ConflictSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    active_connections = serializers.IntegerField()
+
+
+@extend_schema_serializer(component_name="V1ChatDeleted")
+class ChatDeletedSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    message = serializers.CharField()
+    deleted_at = serializers.DateTimeField()
+
+
+@extend_schema_serializer(component_name="V1ChatExport")
+class ChatExportSerializer(serializers.Serializer):
+    chat = ChatOutSerializer()
+    messages = MessageSerializer(many=True)
+    files = FileOutSerializer(many=True)
+    exported_at = serializers.DateTimeField()
