@@ -1,0 +1,141 @@
+"""Admin for chats, messages and live connections.
+
+Chats are deleted only through :func:`chats.services.chats_delete` (bulk action,
+"Delete selected chats", the single delete page). Messages and connection records
+are browse-only: messages go with their chat, stale connection records with
+``manage.py cleanup_orphans`` (or "Purge orphans" on the deletion records page).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from chats import services
+from chats.models import Chat, ChatConnection, ConversationType, Message
+from chats.services import DeletionResult
+from collections_app.models import Collection, File
+from neptun.admin import (
+    DeletionSpec,
+    OwnerFilter,
+    ReadOnlyAdmin,
+    ServiceDeletionAdmin,
+    can_purge_orphans,
+)
+from projects.models import Project, ProjectChat
+
+
+def chats_kept(chats: QuerySet[Chat]) -> list[tuple[str, int]]:
+    """What stays when these chats go (aggregate queries over the selection)."""
+    ids = chats.values("pk")
+    return [
+        (
+            "Files in collections (they only lose their link to the chat)",
+            File.objects.filter(chat_id__in=ids, collection__isnull=False).count(),
+        ),
+        (
+            "Collections these chats link to",
+            Collection.objects.filter(id__in=chats.values("collection_id")).count(),
+        ),
+        (
+            "Projects these chats are in (only the links go)",
+            Project.objects.filter(
+                id__in=ProjectChat.objects.filter(chat_id__in=ids).values("project_id")
+            ).count(),
+        ),
+    ]
+
+
+def _chats_kept(chats: QuerySet[Chat], options: Any, preview: DeletionResult):
+    return chats_kept(chats)
+
+
+class ConversationTypeFilter(admin.SimpleListFilter):
+    """The conversation types, NULL ("no type") included."""
+
+    title = "conversation type"
+    parameter_name = "type"
+    NULL = "null"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> Any:
+        return [*ConversationType.choices, (self.NULL, "No type (NULL)")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Chat]) -> QuerySet[Chat]:
+        value = self.value()
+        if value == self.NULL:
+            return queryset.filter(conversation_type__isnull=True)
+        if value in ConversationType.values:
+            return queryset.filter(conversation_type=value)
+        return queryset
+
+
+@admin.register(Chat)
+class ChatAdmin(ServiceDeletionAdmin):
+    list_display = ("title_or_uuid", "id", "owner", "conversation_type", "collection", "created_at")
+    list_display_links = ("title_or_uuid",)
+    list_filter = (
+        ConversationTypeFilter,
+        OwnerFilter,
+        ("owner__tenant", admin.RelatedFieldListFilter),
+        ("created_at", admin.DateFieldListFilter),
+        ("collection", admin.EmptyFieldListFilter),
+    )
+    list_select_related = ("owner", "collection")
+    search_fields = ("title", "=uuid", "=id", "owner__email")
+    date_hierarchy = "created_at"
+    raw_id_fields = ("owner", "collection")
+    readonly_fields = ("uuid", "created_at", "updated_at", "message_count")
+    show_full_result_count = False  # one COUNT per page is enough on big tables
+    change_list_template = "admin/chats/chat/change_list.html"
+
+    @admin.display(description="chat", ordering="title")
+    def title_or_uuid(self, obj: Chat) -> str:
+        return obj.title or str(obj.uuid)
+
+    @admin.display(description="messages")
+    def message_count(self, obj: Chat) -> int:
+        return obj.messages.count()
+
+    def deletion_spec(self) -> DeletionSpec:
+        return DeletionSpec(
+            verb="Delete",
+            intro="Each chat goes with its messages, project links, live-connection records "
+            "and the files uploaded in it that belong to no collection (blobs included).",
+            preview=lambda qs, o: services.chats_delete_preview(chats=qs),
+            kept=_chats_kept,
+            execute=lambda qs, o, ctx: [services.chats_delete(chats=qs, ctx=ctx)],
+        )
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None):
+        extra = {**(extra_context or {}), "can_purge": can_purge_orphans(request)}
+        return super().changelist_view(request, extra)
+
+
+@admin.register(Message)
+class MessageAdmin(ReadOnlyAdmin):
+    """Browse only: a message goes with its chat."""
+
+    list_display = ("short", "role", "chat", "created_at")
+    list_filter = ("role", ("created_at", admin.DateFieldListFilter))
+    list_select_related = ("chat",)
+    search_fields = ("=chat__uuid", "=chat__id", "content")
+    raw_id_fields = ("chat",)
+    show_full_result_count = False
+
+    @admin.display(description="content")
+    def short(self, obj: Message) -> str:
+        return obj.content[:80]
+
+
+@admin.register(ChatConnection)
+class ChatConnectionAdmin(ReadOnlyAdmin):
+    """Browse only: records are written by the WebSocket consumer and swept when stale."""
+
+    list_display = ("connection_id", "chat", "opened_at", "last_seen_at")
+    list_filter = (("last_seen_at", admin.DateFieldListFilter),)
+    list_select_related = ("chat",)
+    search_fields = ("connection_id", "=chat__uuid", "=chat__id")
+    raw_id_fields = ("chat",)

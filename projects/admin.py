@@ -1,0 +1,123 @@
+"""Admin for projects and their chat links.
+
+Projects are deleted only through :func:`chats.services.projects_delete`: the staff
+member chooses between removing the links only (the chats stay) and removing the
+chats too; the confirmation page shows the counts of both side by side.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+
+from chats import services
+from chats.admin import chats_kept
+from chats.models import Chat
+from chats.services import DeletionResult
+from neptun.admin import DeletionSpec, OwnerFilter, ReadOnlyAdmin, ServiceDeletionAdmin
+from projects.models import Project, ProjectChat
+
+LINKS_ONLY = "links"
+WITH_CHATS = "chats"
+
+
+class ProjectDeletionForm(forms.Form):
+    mode = forms.ChoiceField(
+        label="Delete",
+        choices=[
+            (LINKS_ONLY, "the projects and their links only (the chats stay)"),
+            (WITH_CHATS, "the projects with their chats"),
+        ],
+        initial=LINKS_ONLY,
+        widget=forms.RadioSelect,
+        required=False,  # absent means links only: a missing field never widens a deletion
+    )
+
+
+def _chats_of(projects: QuerySet[Project]) -> QuerySet[Chat]:
+    return Chat.objects.filter(
+        pk__in=ProjectChat.objects.filter(project_id__in=projects.values("pk")).values("chat_id")
+    )
+
+
+def _preview(projects: QuerySet[Project], options: dict[str, Any]) -> DeletionResult:
+    return services.projects_delete_preview(
+        projects=projects, with_chats=options.get("mode") == WITH_CHATS
+    )
+
+
+def _kept(
+    projects: QuerySet[Project], options: dict[str, Any], preview: DeletionResult
+) -> list[tuple[str, int]]:
+    chats = _chats_of(projects)
+    if options.get("mode") != WITH_CHATS:
+        return [("Chats linked to these projects (they only lose the link)", chats.count())]
+    other_projects = Project.objects.filter(
+        id__in=ProjectChat.objects.filter(chat_id__in=chats.values("pk")).values("project_id")
+    ).exclude(id__in=projects.values("pk"))
+    files_in_collections, collections, _projects = chats_kept(chats)
+    return [
+        files_in_collections,
+        collections,
+        ("Other projects these chats are also in (only the links go)", other_projects.count()),
+    ]
+
+
+def _execute(projects: QuerySet[Project], options: dict[str, Any], ctx) -> list[DeletionResult]:
+    return [
+        services.projects_delete(
+            projects=projects, with_chats=options.get("mode") == WITH_CHATS, ctx=ctx
+        )
+    ]
+
+
+@admin.register(Project)
+class ProjectAdmin(ServiceDeletionAdmin):
+    list_display = ("name", "id", "owner", "chat_count", "created_at")
+    list_filter = (
+        OwnerFilter,
+        ("owner__tenant", admin.RelatedFieldListFilter),
+        ("created_at", admin.DateFieldListFilter),
+    )
+    list_select_related = ("owner",)
+    search_fields = ("name", "=id", "owner__email")
+    date_hierarchy = "created_at"
+    raw_id_fields = ("owner",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Project]:
+        return super().get_queryset(request).annotate(chat_count=Count("links"))
+
+    @admin.display(description="chats", ordering="chat_count")
+    def chat_count(self, obj: Project) -> int:
+        return obj.chat_count  # type: ignore[attr-defined]
+
+    def deletion_spec(self) -> DeletionSpec:
+        return DeletionSpec(
+            verb="Delete",
+            intro="Choose whether the chats of these projects go too. Links only: the "
+            "projects and their links go, the chats stay. With their chats: each chat goes "
+            "with its messages, links and own files.",
+            form_class=ProjectDeletionForm,
+            choices=[
+                ("Links only", {"mode": LINKS_ONLY}),
+                ("With their chats", {"mode": WITH_CHATS}),
+            ],
+            preview=_preview,
+            kept=_kept,
+            execute=_execute,
+        )
+
+
+@admin.register(ProjectChat)
+class ProjectChatAdmin(ReadOnlyAdmin):
+    """Browse only: a link goes with its project or its chat."""
+
+    list_display = ("project", "chat", "created_at")
+    list_filter = (("created_at", admin.DateFieldListFilter),)
+    list_select_related = ("project", "chat")
+    search_fields = ("project__name", "=chat__uuid", "=chat__id")
+    raw_id_fields = ("project", "chat")

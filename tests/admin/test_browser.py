@@ -1,0 +1,105 @@
+"""End to end in a real headless browser: a staff member deletes chats in the admin.
+
+Playwright's Python package drives Debian's Chromium (``.ci/browser.sh`` installs
+it). Skipped only when ``/usr/bin/chromium`` is missing outside CI; in CI
+(``CI=true``) a missing browser is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from django.db import connections
+
+from chats.models import Chat, Message
+from neptun.models import DeletionRecord
+from tests.factories import PASSWORD, ChatFactory, MessageFactory, UserFactory
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def page(monkeypatch):
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{CHROMIUM} is missing in CI (.ci/browser.sh installs it)")
+        pytest.skip(f"{CHROMIUM} is not installed (run .ci/browser.sh)")
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the test
+    # makes around it are still plain synchronous calls.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        try:
+            yield page
+        finally:
+            # Inside Playwright's event loop, the ORM used connections of its own
+            # (asgiref's context-local storage): close them, or they outlive the test.
+            connections.close_all()
+            browser.close()
+
+
+def _shot(page, name: str) -> None:
+    """Screenshots for a human look, when NEPTUN_SCREENSHOTS names a folder."""
+    folder = os.environ.get("NEPTUN_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+
+
+@pytest.mark.slow
+def test_staff_deletes_selected_chats(live_server, transactional_db, page):
+    from playwright.sync_api import expect
+
+    staff = UserFactory(email="staff@example.com", is_staff=True, is_superuser=True)
+    owner = UserFactory(email="owner@example.com")
+    doomed = [ChatFactory(owner=owner, title=f"doomed chat {i}") for i in range(2)]
+    kept = ChatFactory(owner=owner, title="kept chat")
+    for chat in [*doomed, kept]:
+        MessageFactory.create_batch(3, chat=chat)
+
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/chats/chat/")
+    page.fill("#id_username", staff.email)
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url("**/admin/chats/chat/")
+    expect(page.locator("#result_list")).to_contain_text("doomed chat 0")
+    _shot(page, "1-changelist")
+
+    for chat in doomed:
+        page.check(f"input.action-select[value='{chat.pk}']")
+    page.select_option("select[name=action]", "delete_selected")
+    page.click("button[name=index]")
+
+    expect(page.locator("h1")).to_contain_text("Delete 2 chats?")
+    goes = page.locator("#neptun-goes")
+    expect(goes.locator("tr", has_text="Chats")).to_contain_text("2")
+    expect(goes.locator("tr", has_text="Messages")).to_contain_text("6")
+    _shot(page, "2-confirmation")
+    assert Chat.objects.count() == 3  # nothing deleted before confirming
+
+    page.click("#neptun-confirm-button")
+    page.wait_for_url("**/admin/chats/chat/")
+    expect(page.locator(".messagelist")).to_contain_text("Deleted 2 chats, 6 messages")
+    expect(page.locator("#result_list")).to_contain_text("kept chat")
+    expect(page.locator("#result_list")).not_to_contain_text("doomed chat")
+    _shot(page, "3-after")
+
+    assert list(Chat.objects.values_list("pk", flat=True)) == [kept.pk]
+    assert Message.objects.count() == 3
+    record = DeletionRecord.objects.get()
+    assert (record.interface, record.actor_id) == ("admin", staff.pk)
