@@ -55,7 +55,7 @@ from django.db.models import Count, Q, QuerySet
 from chats.models import Chat, ChatConnection, ConversationType, Message
 from collections_app.models import Collection, File
 from neptun.exceptions import Conflict, NotFound
-from neptun.models import DeletionRecord, User
+from neptun.models import ApiKey, DeletionRecord, Tenant, User
 from projects.models import Project, ProjectChat
 
 logger = logging.getLogger("neptun.deletion")
@@ -767,6 +767,50 @@ def users_delete(
 
 def users_delete_preview(*, users: QuerySet[User]) -> DeletionResult:
     chats, collections, make_also = _users_parts(users)
+    plan = _plan(chats, lock=False)
+    plan.collection_ids = collections()
+    return _run(plan, DeletionContext(None, "preview"), dry_run=True, also=make_also(plan))
+
+
+def _tenants_parts(
+    tenants: QuerySet[Tenant],
+) -> tuple[QuerySet[Chat], Callable[[], list[int]], Callable[[_Plan], Also]]:
+    tenant_ids = list(tenants.order_by("id").values_list("id", flat=True))
+    chats, collections, make_user_also = _users_parts(User.objects.filter(tenant_id__in=tenant_ids))
+
+    def make_also(plan: _Plan) -> Also:
+        user_also = make_user_also(plan)
+
+        def also(dry_run: bool) -> tuple[Counter[str], list[str]]:
+            # The users first (``User.tenant`` is DO_NOTHING), then keys and tenants.
+            counts, blobs = user_also(dry_run)
+            keys = ApiKey.objects.filter(tenant_id__in=tenant_ids)
+            rows = Tenant.objects.filter(id__in=tenant_ids)
+            if dry_run:
+                counts["api_keys"] += keys.count()
+                counts["tenants"] += rows.count()
+            else:
+                counts["api_keys"] += keys.delete()[0]
+                counts["tenants"] += rows.delete()[0]
+            return counts, blobs
+
+        return also
+
+    return chats, collections, make_also
+
+
+def tenants_delete(
+    *, tenants: QuerySet[Tenant], ctx: DeletionContext, progress: Progress | None = None
+) -> DeletionResult:
+    """Delete tenants: their users with everything those own, their API keys, the rows."""
+    chats, collections, make_also = _tenants_parts(tenants)
+    return _perform(
+        chats, ctx, extra_collections=collections, make_also=make_also, progress=progress
+    )
+
+
+def tenants_delete_preview(*, tenants: QuerySet[Tenant]) -> DeletionResult:
+    chats, collections, make_also = _tenants_parts(tenants)
     plan = _plan(chats, lock=False)
     plan.collection_ids = collections()
     return _run(plan, DeletionContext(None, "preview"), dry_run=True, also=make_also(plan))

@@ -597,10 +597,26 @@ class UserAdmin(ServiceDeletionAdmin, DjangoUserAdmin):
         )
 
 
+def _tenants_kept(
+    tenants: QuerySet[Tenant], options: dict[str, Any], preview: DeletionResult
+) -> list[tuple[str, int]]:
+    users = User.objects.filter(tenant__in=tenants).values("pk")
+    return [
+        (
+            "Deletion records naming their users (the audit trail keeps their email)",
+            DeletionRecord.objects.filter(actor_id__in=users).count(),
+        ),
+        (
+            "Global collections (never deleted with a tenant)",
+            Collection.objects.filter(is_global=True).count(),
+        ),
+    ]
+
+
 @admin.register(Tenant)
-class TenantAdmin(admin.ModelAdmin):
-    """Tenants are not deleted from the admin: the service has no tenant deletion yet
-    (delete a tenant's users here first; their data goes with them)."""
+class TenantAdmin(ServiceDeletionAdmin):
+    """Deleting a tenant deletes its users (with everything they own), its API keys
+    and the tenant, through the deletion service."""
 
     list_display = ("name", "created_at", "user_count")
     search_fields = ("name",)
@@ -614,8 +630,16 @@ class TenantAdmin(admin.ModelAdmin):
     def user_count(self, obj: Tenant) -> int:
         return obj.user_count  # type: ignore[attr-defined]
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+    def deletion_spec(self) -> DeletionSpec:
+        return DeletionSpec(
+            verb="Delete",
+            intro="Each tenant goes with its users and everything they own (chats, "
+            "messages, projects, collections, files with their blobs, tokens) and its "
+            "API keys.",
+            preview=lambda qs, o: services.tenants_delete_preview(tenants=plain(qs)),
+            kept=_tenants_kept,
+            execute=lambda qs, o, ctx: [services.tenants_delete(tenants=plain(qs), ctx=ctx)],
+        )
 
 
 @admin.register(ApiKey)
