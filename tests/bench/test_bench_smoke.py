@@ -1,0 +1,60 @@
+"""Smoke test of the benchmark's generators and deletion paths at a tiny scale.
+
+No timing is asserted here: speed is what ``python -m bench`` measures. What is
+asserted is that the raw-SQL path and the Neptun service delete exactly the same
+rows on identical data, that the background survives, and that blobs go.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from bench import ops
+from bench.data import TARGETS, Generator, Scale, make_background, model, row_counts
+
+TINY = Scale("tiny", 0.005)  # p1: 50 messages, p2: 5 chats, p3: 10 chats, p4: 50 chats
+
+EXPECTED_MESSAGES = {"p1": 50, "p2": 500, "p3": 1000, "p4": 500}
+
+
+def _blobs(owner_id: int) -> list[Path]:
+    names = model("neptun", "file").objects.filter(owner_id=owner_id).values_list("blob", flat=True)
+    return [Path(settings.MEDIA_ROOT) / name for name in names]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["p1", "p2", "p3", "p4"])
+def test_raw_sql_and_service_delete_the_same_rows(path, tenant, django_capture_on_commit_callbacks):
+    background_gen = Generator("neptun", tenant=tenant)
+    background = make_background(background_gen, TINY, messages_per_chat=3)
+    background_messages = row_counts("neptun")["message"]
+    assert background_messages == 2 * 50 * 3
+
+    deleted = {}
+    for op in ("raw", "neptun"):
+        target = TARGETS[path](Generator("neptun", tenant=tenant), TINY, background)
+        params = {k: v for k, v in target.items() if k != "email"}
+        chats = model("neptun", "chat").objects.filter(owner_id=target["owner_id"])
+        blobs = _blobs(target["owner_id"])
+        assert all(blob.is_file() for blob in blobs)
+        before = row_counts("neptun")
+        with django_capture_on_commit_callbacks(execute=True):
+            if path == "p4":
+                ops.run(op, "p4-confirm", params)
+                assert row_counts("neptun") == before  # the confirmation deletes nothing
+            ops.run(op, path, params)
+        after = row_counts("neptun")
+        deleted[op] = {kind: before[kind] - after[kind] for kind in before}
+        assert not chats.exists()
+        assert after["message"] == background_messages
+        gone = [blob for blob in blobs if not blob.exists()]
+        assert len(gone) == deleted[op]["file"]
+
+    assert deleted["raw"] == deleted["neptun"]
+    assert deleted["raw"]["message"] == EXPECTED_MESSAGES[path]
+    if path == "p3":
+        assert deleted["raw"]["collection"] == 1
+        assert deleted["raw"]["file"] == 5
