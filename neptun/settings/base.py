@@ -166,8 +166,9 @@ else:
 # deletion runs in batches of DELETION_BATCH_CHATS chats, each its own short
 # transaction with these PostgreSQL timeouts (see chats/services.py and the README).
 DELETION_CHUNK_SIZE = env.int("DELETION_CHUNK_SIZE", default=5000)
-DELETION_BATCH_THRESHOLD = env.int("DELETION_BATCH_THRESHOLD", default=200_000)
+DELETION_BATCH_THRESHOLD = env.int("DELETION_BATCH_THRESHOLD", default=500_000)
 DELETION_BATCH_CHATS = env.int("DELETION_BATCH_CHATS", default=500)
+DELETION_BATCH_MESSAGES = env.int("DELETION_BATCH_MESSAGES", default=50_000)
 DELETION_LOCK_TIMEOUT = env.str("DELETION_LOCK_TIMEOUT", default="5s")
 DELETION_STATEMENT_TIMEOUT = env.str("DELETION_STATEMENT_TIMEOUT", default="60s")
 
@@ -178,8 +179,14 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "neptun.api.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
+    # DRF's JSON parser, except that too deeply nested JSON is a 4xx (neptun/api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "neptun.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "neptun.schema.NeptunAutoSchema",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_THROTTLE_RATES": {
@@ -187,6 +194,12 @@ REST_FRAMEWORK = {
         "login": env.str("LOGIN_THROTTLE_RATE", default="10/min"),
     },
 }
+
+# Most distinct chat ids one batch deletion of the cookie dialect takes; see docs/limits.md.
+MAX_BATCH_CHAT_IDS = env.int("MAX_BATCH_CHAT_IDS", default=10_000)
+
+# Largest ``?limit=`` of a list page (a larger one is cut to this); see docs/limits.md.
+MAX_PAGE_SIZE = env.int("MAX_PAGE_SIZE", default=1000)
 
 # Failed API-key / access-token attempts allowed per client address and window.
 AUTH_FAILURE_LIMIT = env.int("AUTH_FAILURE_LIMIT", default=20)
@@ -203,6 +216,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Links from create operations to the created object's operations (neptun/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "neptun.schema.add_links",
+    ],
 }
 
 # Largest request body Django will read into memory (uploads excepted).

@@ -27,6 +27,14 @@ def small_batches(settings):
     settings.DELETION_BATCH_CHATS = 2
 
 
+def fresh_statistics():
+    """PostgreSQL decides on batching from the planner's estimate: give it statistics,
+    as autovacuum would in production (SQLite counts instead)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+
+
 def ctx(actor=None):
     return services.DeletionContext(actor=actor, interface="command", endpoint="test")
 
@@ -57,6 +65,7 @@ def test_large_user_purge_runs_in_batches(small_batches):
     collection = CollectionFactory(owner=user)
     FileFactory(owner=user, collection=collection)
     other = make_user_with_chats(1)
+    fresh_statistics()
     calls = []
     result = services.users_delete(
         users=User.objects.filter(pk=user.pk), ctx=ctx(), progress=lambda d, t: calls.append((d, t))
@@ -78,6 +87,7 @@ def test_large_user_purge_runs_in_batches(small_batches):
 
 def test_interrupted_purge_leaves_whole_batches_and_a_rerun_finishes(small_batches):
     user = make_user_with_chats(5)
+    fresh_statistics()
 
     def stop_after_first(done, total):
         if done == 1:
@@ -116,6 +126,7 @@ def test_batched_conversations_keep_collections_still_linked(small_batches):
     )
     FileFactory(owner=user, collection=private)
     kept = FileFactory(owner=user, collection=shared)
+    fresh_statistics()
     flags = services.ConversationFlags(delete_regular_chats=False)
     result = services.conversations_delete(user=user, flags=flags, ctx=ctx(user))
     assert result.batches > 1
@@ -131,6 +142,7 @@ def test_projects_with_chats_batched(small_batches):
     links = [ProjectChatFactory(project__owner=user) for _ in range(3)]
     for link in links:
         MessageFactory.create_batch(3, chat=link.chat)
+    fresh_statistics()
     from projects.models import Project
 
     result = services.projects_delete(
@@ -148,6 +160,7 @@ def test_batches_run_with_lock_and_statement_timeouts(small_batches, settings, m
     settings.DELETION_LOCK_TIMEOUT = "3s"
     settings.DELETION_STATEMENT_TIMEOUT = "45s"
     user = make_user_with_chats(3)
+    fresh_statistics()
     seen = []
     execute = services._execute
 
