@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
+import django_filters
+from django import forms
+from django_filters.fields import IsoDateTimeField
+
 from chats.services import DeletionContext
 from neptun.models import DeletionRecord, User
 
@@ -19,3 +25,36 @@ def api_context(request, *, actor: User | None) -> DeletionContext:
         endpoint=f"{request.method} {request.path}",
         remote_addr=client_ip(request),
     )
+
+
+#: Largest value of a 64-bit signed primary key.
+MAX_DB_ID = 2**63 - 1
+
+
+class IdFilter(django_filters.NumberFilter):
+    """A filter on an id: a number no primary key can hold is invalid input (the
+    dialect's 400/422), not a database overflow."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", -MAX_DB_ID)
+        kwargs.setdefault("max_value", MAX_DB_ID)
+        super().__init__(*args, **kwargs)
+
+
+class UtcIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 date-time, converted to UTC: PostgreSQL refuses UTC offsets beyond
+    ±15:59 (``-20:06`` is valid ISO 8601), and a date-time whose UTC value falls outside
+    years 1-9999 is invalid input, not a database error."""
+
+    def to_python(self, value):
+        moment = super().to_python(value)
+        if moment is None:
+            return None
+        try:
+            return moment.astimezone(UTC)
+        except (OverflowError, ValueError) as exc:
+            raise forms.ValidationError("Enter a valid date/time.", code="invalid") from exc
+
+
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField

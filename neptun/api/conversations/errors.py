@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from pydantic import ValidationError as PydanticValidationError
 from rest_framework import exceptions, status
@@ -111,6 +112,8 @@ def _body(detail: Any, status_code: int, headers: dict[str, str] | None = None) 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """The conversations dialect's DRF exception handler (see the module docstring)."""
+    if isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge()
     if isinstance(exc, RequestValidationError):
         return _body(exc.errors, exc.status_code)
     if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):

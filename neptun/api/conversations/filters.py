@@ -9,6 +9,7 @@ from django_filters.rest_framework import DjangoFilterBackend
 
 from chats.models import Chat, ConversationType
 from collections_app.models import Collection, File
+from neptun.api.common import IdFilter
 
 from .errors import RequestValidationError, error_item
 
@@ -22,7 +23,7 @@ class ChatFilter(django_filters.FilterSet):
         help_text="One or more of regular, user_files, global_collection, null "
         "(repeat the parameter for several).",
     )
-    collection = django_filters.NumberFilter(field_name="collection_id")
+    collection = IdFilter(field_name="collection_id")
     title = django_filters.CharFilter(field_name="title", lookup_expr="icontains")
 
     class Meta:
@@ -40,8 +41,8 @@ class ChatFilter(django_filters.FilterSet):
 
 
 class FileFilter(django_filters.FilterSet):
-    chat = django_filters.NumberFilter(field_name="chat_id")
-    collection = django_filters.NumberFilter(field_name="collection_id")
+    chat = IdFilter(field_name="chat_id")
+    collection = IdFilter(field_name="collection_id")
 
     class Meta:
         model = File

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chats.services import conversations_delete, conversations_delete_preview
 from neptun.api.common import api_context
+from neptun.api.parsers import JSONParser
 from neptun.authentication import BearerTokenAuthentication
 
 from . import selectors, services

@@ -12,6 +12,7 @@ import django_filters
 from django_filters.rest_framework import DjangoFilterBackend
 
 from chats.models import Chat, ConversationType, Message
+from neptun.api.common import UtcIsoDateTimeFilter
 from neptun.exceptions import InvalidInput
 from projects.models import Project
 
@@ -33,8 +34,8 @@ class FilterBackend(DjangoFilterBackend):
 
 
 class CreatedFilterSet(django_filters.FilterSet):
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
 
 class ChatFilter(CreatedFilterSet):

@@ -12,6 +12,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from django.conf import settings
 from django.http.request import RawPostDataException
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -78,7 +79,8 @@ def is_positive_int(value: object) -> bool:
 
 #: Most distinct ids one batch deletion takes: bounds its lock time and keeps its
 #: id list within every database's limit on query parameters.
-MAX_BATCH_CHAT_IDS = 10_000
+#: A setting (``MAX_BATCH_CHAT_IDS`` in the environment), read at start-up.
+MAX_BATCH_CHAT_IDS: int = settings.MAX_BATCH_CHAT_IDS
 
 
 def chat_ids_from(data: dict[str, Any]) -> list[int]:

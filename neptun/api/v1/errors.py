@@ -16,6 +16,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions as drf
 from rest_framework import status
@@ -58,6 +59,10 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         return Response(_body(exc.message, **exc.extra), status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, Http404):
         return Response(_body("Not Found"), status=status.HTTP_404_NOT_FOUND)
+    if isinstance(exc, RequestDataTooBig):
+        return Response(
+            _body("Request body too large"), status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+        )
     if isinstance(exc, DjangoPermissionDenied):
         exc = drf.PermissionDenied()
     if isinstance(exc, drf.NotAuthenticated | drf.AuthenticationFailed):

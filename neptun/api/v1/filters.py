@@ -6,6 +6,7 @@ import django_filters as filters
 from django.db.models import QuerySet
 
 from chats.models import Chat, ConversationType
+from neptun.api.common import IdFilter, UtcIsoDateTimeFilter
 
 NULL_TYPE = "null"
 
@@ -17,15 +18,15 @@ class ChatFilter(filters.FilterSet):
     ``created_after`` is inclusive, ``created_before`` exclusive.
     """
 
-    user = filters.NumberFilter(field_name="owner_id")
+    user = IdFilter(field_name="owner_id")
     user_email = filters.CharFilter(field_name="owner__email", lookup_expr="iexact")
     conversation_type = filters.ChoiceFilter(
         choices=[*ConversationType.choices, (NULL_TYPE, "No type")],
         method="filter_conversation_type",
     )
-    project = filters.NumberFilter(field_name="project_links__project_id", distinct=True)
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    project = IdFilter(field_name="project_links__project_id", distinct=True)
+    created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     title = filters.CharFilter(field_name="title", lookup_expr="icontains")
 
     class Meta:

@@ -15,7 +15,6 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -24,6 +23,7 @@ from rest_framework.views import APIView
 from chats.models import Chat, Message
 from chats.services import chat_delete
 from neptun.api.common import api_context
+from neptun.api.pagination import LimitOffsetPagination
 from neptun.api.v1 import selectors, services
 from neptun.api.v1.errors import exception_handler
 from neptun.api.v1.filters import ChatFilter
