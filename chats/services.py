@@ -300,12 +300,65 @@ def _connected_chats(plan: _Plan) -> list[int]:
     return connected
 
 
-def _execute(plan: _Plan) -> tuple[Counter[str], list[str]]:
-    """Delete what the plan names; return counts and the blob names to remove."""
+SCRATCH_BLOBS = "neptun_deletion_blobs"
+
+
+def _queue_blobs(files: QuerySet[File]) -> None:
+    """Note the blob names of ``files`` in a temporary table, in the database.
+
+    The names are read back in chunks after commit (:func:`_drain_blobs`), so Python
+    memory does not grow with the number of files deleted. The table is
+    transactional: if the deletion rolls back, so do the names.
+    """
+    try:
+        sql, params = files.exclude(blob="").values_list("blob").query.sql_with_params()
+    except EmptyResultSet:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {SCRATCH_BLOBS} (name varchar(500))")
+        cursor.execute(f"INSERT INTO {SCRATCH_BLOBS} (name) {sql}", params)
+
+
+def _drain_blobs(result: DeletionResult) -> None:
+    """Remove the queued blobs chunk by chunk (after commit; never raises)."""
+    size = _chunk_size()
+    try:
+        while True:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT name FROM {SCRATCH_BLOBS} ORDER BY name LIMIT %s",  # noqa: S608
+                    [size],
+                )
+                names = [row[0] for row in cursor.fetchall()]
+            if not names:
+                return
+            _remove_blobs(names, result)
+            with connection.cursor() as cursor:
+                cursor.execute(f"DELETE FROM {SCRATCH_BLOBS} WHERE name <= %s", [names[-1]])  # noqa: S608
+    except Exception:
+        logger.exception("could not read the queued blob names; cleanup_orphans will find them")
+        result.errors.append(
+            {
+                "kind": "blob",
+                "error": "queued blob names could not be read",
+                "action": "left in storage; `manage.py cleanup_orphans` removes them",
+            }
+        )
+
+
+def _execute(plan: _Plan, *, queue_blobs: bool = False) -> tuple[Counter[str], list[str]]:
+    """Delete what the plan names; return counts and the blob names to remove.
+
+    With ``queue_blobs`` the names go to the database's queue instead (see
+    :func:`_queue_blobs`) and the returned list is empty.
+    """
     counts: Counter[str] = Counter()
     blob_names: list[str] = []
     for files in _files_of(plan):
-        blob_names.extend(name for name in files.values_list("blob", flat=True) if name)
+        if queue_blobs:
+            _queue_blobs(files)
+        else:
+            blob_names.extend(name for name in files.values_list("blob", flat=True) if name)
         counts["files"] += files.delete()[0]
     for ids in _id_sets(plan.chat_ids):
         counts["messages"] += Message.objects.filter(chat_id__in=ids).delete()[0]
@@ -377,7 +430,8 @@ def chat_group(chat_id: int) -> str:
 
 
 #: Extra work of a deletion beyond its chats and collections (projects, users):
-#: called with ``dry_run``; returns counts and, when executing, blob names to remove.
+#: called with ``dry_run``; returns counts (and a list kept for the signature: blob names
+#: of files it deletes go to the database queue, see ``_queue_blobs``).
 Also = Callable[[bool], tuple[Counter[str], list[str]]]
 
 
@@ -396,21 +450,21 @@ def _run(
     record = _record(ctx, result)
     result.record_id = record.pk
     connected = _connected_chats(plan)
-    counts, blob_names = _execute(plan)
+    counts, _ = _execute(plan, queue_blobs=True)
     if also is not None:
-        more_counts, more_blobs = also(False)
+        more_counts, _ = also(False)
         counts.update(more_counts)
-        blob_names.extend(more_blobs)
     result.counts = counts
     _save_counts(result)
-    transaction.on_commit(partial(_after_commit, blob_names, result, connected))
+    transaction.on_commit(partial(_after_commit, counts["files"] > 0, result, connected))
     _log(ctx, result)
     return result
 
 
-def _after_commit(blob_names: list[str], result: DeletionResult, chat_ids: list[int]) -> None:
+def _after_commit(queued: bool, result: DeletionResult, chat_ids: list[int]) -> None:
     """Blobs and socket notices, once the rows' deletion has committed."""
-    _remove_blobs(blob_names, result)
+    if queued:
+        _drain_blobs(result)
     _save_counts(result)
     _notify_chats_deleted(chat_ids)
 
@@ -505,7 +559,17 @@ def _large_estimate(chats: QuerySet[Chat]) -> int | None:
     if threshold <= 0 or not transaction.get_autocommit():
         return None  # inside a caller's transaction: stay in it
     estimate = _estimated_messages(chats, threshold)
-    return estimate if estimate > threshold else None
+    if estimate <= threshold:
+        return None
+    if connection.vendor == "postgresql":
+        # The planner's semi-join estimate can overshoot; a count bounded at the
+        # threshold confirms it, and is paid only when the estimate says "large".
+        selected = chats.order_by().values("pk")
+        exact = Message.objects.filter(chat_id__in=selected)[: threshold + 1].count()
+        if exact <= threshold:
+            return None
+        estimate = max(estimate, exact)
+    return estimate
 
 
 def _set_timeouts() -> None:
@@ -563,13 +627,13 @@ def _run_batched(
             staged = _stage(Chat.objects.filter(id__in=window), lock=True)
             batch = _Plan(staged, [], plan.delete_chat_files, _types_of(staged))
             connected = _connected_chats(batch)
-            counts, blobs = _execute(batch)
+            counts, _ = _execute(batch, queue_blobs=True)
             result.counts.update(counts)
             result.by_type.update(batch.by_type)
             done += 1
             result.batches = done
             _save_counts(result)
-            transaction.on_commit(partial(_after_commit, blobs, result, connected))
+            transaction.on_commit(partial(_after_commit, counts["files"] > 0, result, connected))
         if progress is not None:
             progress(done, max(total, done + 1))
     with transaction.atomic():
@@ -586,16 +650,15 @@ def _run_batched(
                 .values_list("id", flat=True)
             )
         final = _Plan([], collection_ids, False, Counter())
-        counts, blobs = _execute(final)
+        counts, _ = _execute(final, queue_blobs=True)
         if also is not None:
-            more_counts, more_blobs = also(False)
+            more_counts, _ = also(False)
             counts.update(more_counts)
-            blobs.extend(more_blobs)
         result.counts.update(counts)
         done += 1
         result.batches = done
         _save_counts(result)
-        transaction.on_commit(partial(_after_commit, blobs, result, []))
+        transaction.on_commit(partial(_after_commit, counts["files"] > 0, result, []))
     if progress is not None:
         progress(done, done)
     _log(ctx, result)
@@ -878,7 +941,7 @@ def _users_parts(
             counts["users"] = len(user_ids)
             return counts, blobs
         everything_left = File.objects.filter(owner_id__in=user_ids)
-        blobs.extend(name for name in everything_left.values_list("blob", flat=True) if name)
+        _queue_blobs(everything_left)  # removed after commit, with the plan's blobs
         counts["files"] += everything_left.delete()[0]
         counts["links"] += links.delete()[0]
         counts["projects"] += projects.delete()[0]

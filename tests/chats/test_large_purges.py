@@ -164,13 +164,13 @@ def test_batches_run_with_lock_and_statement_timeouts(small_batches, settings, m
     seen = []
     execute = services._execute
 
-    def spy(plan):
+    def spy(plan, **kwargs):
         with connection.cursor() as cursor:
             cursor.execute("SHOW lock_timeout")
             lock = cursor.fetchone()[0]
             cursor.execute("SHOW statement_timeout")
             seen.append((lock, cursor.fetchone()[0]))
-        return execute(plan)
+        return execute(plan, **kwargs)
 
     monkeypatch.setattr(services, "_execute", spy)
     services.chats_delete(chats=Chat.objects.filter(owner=user), ctx=ctx())

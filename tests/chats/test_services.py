@@ -322,3 +322,32 @@ def test_record_of_an_empty_deletion_has_every_kind_at_zero(user):
     record = DeletionRecord.objects.get(pk=result.record_id)
     for kind in ("chats", "messages", "files", "collections", "links", "connections", "blobs"):
         assert record.counts[kind] == 0
+
+
+def test_blobs_are_removed_in_chunks_from_the_database_queue(
+    user, settings, django_capture_on_commit_callbacks
+):
+    settings.DELETION_CHUNK_SIZE = 2
+    chat = ChatFactory(owner=user)
+    files = FileFactory.create_batch(5, owner=user, chat=chat)
+    with django_capture_on_commit_callbacks(execute=True):
+        result = services.chat_delete(chat=chat, ctx=ctx(user))
+    assert result.counts["files"] == 5
+    assert result.counts["blobs"] == 5
+    assert not any(default_storage.exists(f.blob.name) for f in files)
+    assert DeletionRecord.objects.get(pk=result.record_id).counts["blobs"] == 5
+    with connection.cursor() as cursor:  # the queue is empty again
+        cursor.execute(f"SELECT count(*) FROM {services.SCRATCH_BLOBS}")
+        assert cursor.fetchone()[0] == 0
+
+
+def test_a_rolled_back_deletion_queues_no_blob(user, django_capture_on_commit_callbacks):
+    from django.db import transaction
+
+    chat = ChatFactory(owner=user)
+    f = FileFactory(owner=user, chat=chat)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        services.chat_delete(chat=chat, ctx=ctx(user))
+        raise RuntimeError
+    assert File.objects.filter(pk=f.pk).exists()
+    assert default_storage.exists(f.blob.name)
