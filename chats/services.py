@@ -178,8 +178,18 @@ def _in_value(ids: ChatIds) -> Sequence[int] | RawSQL:
 # --------------------------------------------------------------------------- planning
 
 
-def _stage(chats: QuerySet[Chat], *, lock: bool, table: str = SCRATCH) -> _Staged:
+#: Up to this many chats, a plan keeps their ids in a list: one locking SELECT
+#: instead of creating, filling and analysing the temporary table.
+SMALL_SELECTION = 100
+
+
+def _stage(
+    chats: QuerySet[Chat], *, lock: bool, table: str = SCRATCH, small_ok: bool = True
+) -> ChatIds:
     """Put the ids of ``chats`` in a temporary table, locking the rows if asked.
+
+    A selection of at most ``SMALL_SELECTION`` chats (with ``small_ok``) is returned
+    as a list instead, locked by the same ordered ``SELECT … FOR UPDATE``.
 
     Locks are taken in id order (``INSERT … SELECT … ORDER BY id FOR UPDATE``), so
     concurrent deletions of overlapping sets queue instead of deadlocking.
@@ -189,6 +199,10 @@ def _stage(chats: QuerySet[Chat], *, lock: bool, table: str = SCRATCH) -> _Stage
     selected = Chat.objects.filter(pk__in=chats.order_by().values("pk")).order_by("id")
     if lock:
         selected = selected.select_for_update()
+    if small_ok:
+        first = list(selected.values_list("id", flat=True)[: SMALL_SELECTION + 1])
+        if len(first) <= SMALL_SELECTION:
+            return first
     try:
         sql, params = selected.values_list("id").query.sql_with_params()
     except EmptyResultSet:  # e.g. Chat.objects.none()
@@ -209,7 +223,7 @@ def _stage(chats: QuerySet[Chat], *, lock: bool, table: str = SCRATCH) -> _Stage
 
 def _lock_chat_ids(chats: QuerySet[Chat]) -> list[int]:
     """Lock the selected chats in id order and return their ids (small selections)."""
-    return _stage(chats, lock=True).ids()
+    return _as_list(_stage(chats, lock=True))
 
 
 def _types_of(chat_ids: ChatIds) -> Counter[str]:
@@ -320,8 +334,13 @@ def _queue_blobs(files: QuerySet[File]) -> None:
 
 
 def _drain_blobs(result: DeletionResult) -> None:
-    """Remove the queued blobs chunk by chunk (after commit; never raises)."""
-    size = _chunk_size()
+    """Remove the queued blobs chunk by chunk (after commit; never raises).
+
+    Chunks of ``DELETION_BLOB_CHUNK_SIZE`` names (default 200) keep the memory of a
+    large deletion flat; each chunk costs three queries, next to one storage call
+    per blob.
+    """
+    size = int(getattr(settings, "DELETION_BLOB_CHUNK_SIZE", 200))
     try:
         while True:
             with connection.cursor() as cursor:
@@ -678,7 +697,7 @@ def _perform(
     """Plan and execute, in one transaction or — for a large purge — in batches."""
     estimate = _large_estimate(chats)
     if estimate is not None:
-        staged = _stage(chats, lock=False, table=SCRATCH_ALL)
+        staged = _stage(chats, lock=False, table=SCRATCH_ALL, small_ok=False)
         collection_ids = (
             _collections_going_with(staged, with_collections_of)
             if with_collections_of is not None and not keep_files

@@ -166,6 +166,7 @@ else:
 # deletion runs in batches of DELETION_BATCH_CHATS chats, each its own short
 # transaction with these PostgreSQL timeouts (see chats/services.py and the README).
 DELETION_CHUNK_SIZE = env.int("DELETION_CHUNK_SIZE", default=5000)
+DELETION_BLOB_CHUNK_SIZE = env.int("DELETION_BLOB_CHUNK_SIZE", default=200)
 DELETION_BATCH_THRESHOLD = env.int("DELETION_BATCH_THRESHOLD", default=500_000)
 DELETION_BATCH_CHATS = env.int("DELETION_BATCH_CHATS", default=500)
 DELETION_BATCH_MESSAGES = env.int("DELETION_BATCH_MESSAGES", default=50_000)

@@ -1,0 +1,186 @@
+"""Production-style workers: two uvicorn processes sharing PostgreSQL and Redis.
+
+Like workers behind a load balancer, each serves its own share of clients. With
+``REDIS_URL`` set, a deletion served by one worker reaches a socket held by another
+at once through the Redis channel layer (the TTL here is long, so the heartbeat
+cannot be what closes it), presence answers 409 across workers, and a message
+posted through one worker reaches a socket on the other.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import requests
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from neptun.models import AccessToken, ApiKey
+from tests.chats.test_two_processes import _database_url, _free_port, _output
+from tests.factories import ChatFactory, TenantFactory, UserFactory
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+]
+
+REPO = Path(__file__).resolve().parent.parent.parent
+HOST = "127.0.0.1"
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+TTL = 600  # the heartbeat (TTL/3) is far slower than anything these tests wait for
+TIMEOUT = 10
+
+
+def _redis_up() -> bool:
+    try:
+        with socket.create_connection((HOST, 6379), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@contextmanager
+def _worker(env: dict[str, str]) -> Iterator[str]:
+    port = _free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "neptun.asgi:application",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--ws",
+        "websockets",
+        "--no-access-log",
+    ]
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            base = f"http://{HOST}:{port}"
+            deadline = time.monotonic() + 40
+            while True:
+                if process.poll() is not None:
+                    pytest.fail(f"worker exited with {process.returncode}:\n{_output(log)}")
+                try:
+                    if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
+                        break
+                except requests.RequestException:
+                    pass
+                if time.monotonic() > deadline:
+                    pytest.fail(f"worker not ready:\n{_output(log)}")
+                time.sleep(0.2)
+            yield f"{HOST}:{port}"
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def workers(django_db_setup, tmp_path_factory) -> Iterator[tuple[str, str]]:
+    if not _redis_up():
+        if os.environ.get("CI") == "true":
+            pytest.fail("Redis is not running on 127.0.0.1:6379 (.ci/run starts it)")
+        pytest.skip("Redis is not running on 127.0.0.1:6379")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DJANGO_SETTINGS_MODULE", "PYTEST_CURRENT_TEST"}
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="neptun.settings.base",
+        DATABASE_URL=_database_url(),
+        REDIS_URL=REDIS_URL,
+        DEBUG="0",
+        SECRET_KEY="test-only-secret-key-for-production-style-workers-0123456789abcdef",
+        ALLOWED_HOSTS=HOST,
+        CHAT_CONNECTION_TTL=str(TTL),
+        MEDIA_ROOT=str(tmp_path_factory.mktemp("media")),
+        STATIC_ROOT=str(tmp_path_factory.mktemp("static")),
+        LOG_LEVEL="WARNING",
+    )
+    with _worker(env) as a, _worker(env) as b:
+        yield a, b
+
+
+@pytest.fixture
+def world():
+    tenant = TenantFactory()
+    owner = UserFactory(tenant=tenant)
+    chat = ChatFactory(owner=owner)
+    _, key = ApiKey.generate(tenant=tenant)
+    _, token = AccessToken.generate(user=owner)
+    return chat, key, token
+
+
+def _socket(worker: str, chat, key: str):
+    ws = connect(
+        f"ws://{worker}/ws/v1/chats/{chat.uuid}/",
+        additional_headers={"X-API-Key": key},
+        open_timeout=TIMEOUT,
+    )
+    assert json.loads(ws.recv(timeout=TIMEOUT))["type"] == "connected"
+    return ws
+
+
+def test_presence_and_messages_cross_workers(workers, world):
+    a, b = workers
+    chat, key, _ = world
+    with _socket(a, chat, key) as ws:
+        response = requests.delete(
+            f"http://{b}/api/v1/chats/{chat.uuid}", headers={"X-API-Key": key}, timeout=TIMEOUT
+        )
+        assert response.status_code == 409
+        assert response.json()["active_connections"] == 1
+        posted = requests.post(
+            f"http://{b}/api/v1/chats/{chat.uuid}/messages",
+            headers={"X-API-Key": key},
+            json={"content": "hello from b"},
+            timeout=TIMEOUT,
+        )
+        assert posted.status_code == 201, posted.text
+        event = json.loads(ws.recv(timeout=TIMEOUT))
+        assert event["type"] == "message"
+        assert event["message"]["content"] == "hello from b"
+    response = requests.delete(
+        f"http://{b}/api/v1/chats/{chat.uuid}", headers={"X-API-Key": key}, timeout=TIMEOUT
+    )
+    assert response.status_code == 200
+
+
+def test_a_deletion_on_one_worker_closes_sockets_on_the_other_at_once(workers, world):
+    a, b = workers
+    chat, key, token = world
+    with _socket(a, chat, key) as ws:
+        response = requests.request(
+            "DELETE",
+            f"http://{b}/api/chat/conversations/all",
+            headers={"Authorization": f"Bearer {token}"},
+            json={},
+            timeout=TIMEOUT,
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["deleted_stats"]["conversations_deleted"] == 1
+        event = json.loads(ws.recv(timeout=TIMEOUT))
+        assert event == {"type": "chat.deleted", "chat": str(chat.uuid)}
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=TIMEOUT)
+        # It came through Redis: the heartbeat, the only other path, runs every
+        # TTL/3 = 200 s, far beyond the receive timeouts above.
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4404
