@@ -129,14 +129,12 @@ def world():
     return chat, key, token
 
 
+@contextmanager
 def _socket(worker: str, chat, key: str):
-    ws = connect(
-        f"ws://{worker}/ws/v1/chats/{chat.uuid}/",
-        additional_headers={"X-API-Key": key},
-        open_timeout=TIMEOUT,
-    )
-    assert json.loads(ws.recv(timeout=TIMEOUT))["type"] == "connected"
-    return ws
+    url = f"ws://{worker}/ws/v1/chats/{chat.uuid}/"
+    with connect(url, additional_headers={"X-API-Key": key}, open_timeout=TIMEOUT) as ws:
+        assert json.loads(ws.recv(timeout=TIMEOUT))["type"] == "connected"
+        yield ws
 
 
 def test_presence_and_messages_cross_workers(workers, world):
