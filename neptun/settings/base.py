@@ -2,8 +2,9 @@
 
 Environment values (all optional except ``SECRET_KEY`` when ``DEBUG`` is off):
 
-- ``DEBUG`` (default off)
 - ``SECRET_KEY`` (required when ``DEBUG`` is off)
+- ``DEBUG`` (default: on without a ``SECRET_KEY`` — a developer's machine — and off
+  with one, so a deployment that sets its key gets production behaviour)
 - ``DATABASE_URL`` (default: ``sqlite:///<repo>/db.sqlite3``)
 - ``ALLOWED_HOSTS`` (comma separated; default ``localhost,127.0.0.1,[::1]``)
 - ``TRUSTED_ORIGINS`` (comma separated origins allowed to send cookie-authenticated
@@ -27,13 +28,16 @@ env = environ.Env()
 if (BASE_DIR / ".env").is_file():
     env.read_env(BASE_DIR / ".env")
 
-DEBUG = env.bool("DEBUG", default=False)
-
+# Without a SECRET_KEY this is a developer's machine: DEBUG defaults on, with a fixed
+# development key. A deployment sets SECRET_KEY, and DEBUG then defaults off; DEBUG=0
+# without a SECRET_KEY refuses to start.
+_SECRET_KEY = env.str("SECRET_KEY", default="")
+DEBUG = env.bool("DEBUG", default=not _SECRET_KEY)
 _DEV_SECRET = "insecure-dev-only-secret-key-do-not-use-in-production-0123456789"  # noqa: S105
-SECRET_KEY = env.str("SECRET_KEY", default=_DEV_SECRET if DEBUG else "")
+SECRET_KEY = _SECRET_KEY or (_DEV_SECRET if DEBUG else "")
 if not SECRET_KEY:
     raise ImproperlyConfigured(
-        "SECRET_KEY must be set when DEBUG is off (for local use, set DEBUG=1)."
+        "SECRET_KEY must be set when DEBUG is off (for local use, leave DEBUG unset)."
     )
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])

@@ -1,0 +1,51 @@
+"""The environment decides DEBUG and the secret: development without a key, production with."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent.parent
+PROBE = (
+    "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'neptun.settings.base'; "
+    "django.setup(); from django.conf import settings; "
+    "print(settings.DEBUG, settings.SECRET_KEY.startswith('insecure-dev'))"
+)
+
+
+def probe(**env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY"}}
+    clean.pop("DJANGO_SETTINGS_MODULE", None)
+    return subprocess.run(
+        [sys.executable, "-c", PROBE],
+        cwd=REPO,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "out"),
+    [
+        ({}, "True True"),  # a developer's machine
+        ({"SECRET_KEY": "k" * 50}, "False False"),  # a deployment
+        ({"SECRET_KEY": "k" * 50, "DEBUG": "1"}, "True False"),
+    ],
+)
+def test_debug_follows_the_secret(env, out):
+    result = probe(**env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == out
+
+
+def test_debug_off_without_a_secret_refuses_to_start():
+    result = probe(DEBUG="0")
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
