@@ -8,20 +8,11 @@ deliberately not configured: presence must work through the database alone.
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 import requests
-from django.db import connection
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
@@ -29,6 +20,7 @@ from chats import services
 from chats.models import Chat, ChatConnection, Message
 from neptun.models import ApiKey
 from tests.factories import ChatFactory, MessageFactory, TenantFactory, UserFactory
+from tests.servers import daphne, serve, server_env
 
 pytestmark = [
     pytest.mark.postgres,
@@ -36,85 +28,17 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
 ]
 
-REPO = Path(__file__).resolve().parent.parent.parent
-HOST = "127.0.0.1"
 TTL = 3  # seconds; each socket beats every second
-STARTUP_TIMEOUT = 40
 TIMEOUT = 10
-APP = ["neptun.asgi:application"]
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-def _database_url() -> str:
-    """The pytest-django test database, as a URL for the server processes."""
-    s = connection.settings_dict
-    auth = quote(s["USER"] or "", safe="")
-    if s["PASSWORD"]:
-        auth += ":" + quote(s["PASSWORD"], safe="")
-    return f"postgres://{auth}@{s['HOST'] or HOST}:{s['PORT'] or 5432}/{s['NAME']}"
-
-
-def _output(log) -> str:
-    log.seek(0)
-    return log.read().decode(errors="replace")[-4000:]
-
-
-@contextmanager
-def _server(env: dict[str, str]) -> Iterator[str]:
-    """A daphne process serving ``neptun.asgi`` on a free loopback port."""
-    port = _free_port()
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", HOST, "-p", str(port), *APP],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            base = f"http://{HOST}:{port}"
-            deadline = time.monotonic() + STARTUP_TIMEOUT
-            while True:
-                if process.poll() is not None:
-                    pytest.fail(f"server exited with {process.returncode}:\n{_output(log)}")
-                try:
-                    requests.get(f"{base}/api/v1/chats", timeout=1)
-                    break
-                except requests.RequestException:
-                    if time.monotonic() > deadline:
-                        pytest.fail(f"server not ready in {STARTUP_TIMEOUT}s:\n{_output(log)}")
-                    time.sleep(0.2)
-            yield f"{HOST}:{port}"
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
 def servers(django_db_setup, tmp_path_factory) -> Iterator[tuple[str, str]]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"REDIS_URL", "DJANGO_SETTINGS_MODULE", "PYTEST_CURRENT_TEST"}
-    }
-    env.update(
-        DJANGO_SETTINGS_MODULE="neptun.settings.base",
-        DATABASE_URL=_database_url(),
-        DEBUG="1",
+    env = server_env(
         CHAT_CONNECTION_TTL=str(TTL),
         MEDIA_ROOT=str(tmp_path_factory.mktemp("media")),
-        LOG_LEVEL="WARNING",
     )
-    with _server(env) as a, _server(env) as b:
+    with serve(daphne, env) as (a, _), serve(daphne, env) as (b, _):
         yield a, b
 
 

@@ -12,13 +12,8 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
-import sys
-import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 import requests
@@ -26,8 +21,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from neptun.models import AccessToken, ApiKey
-from tests.chats.test_two_processes import _database_url, _free_port, _output
 from tests.factories import ChatFactory, TenantFactory, UserFactory
+from tests.servers import HOST, serve, server_env, uvicorn
 
 pytestmark = [
     pytest.mark.postgres,
@@ -35,8 +30,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
 ]
 
-REPO = Path(__file__).resolve().parent.parent.parent
-HOST = "127.0.0.1"
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 TTL = 600  # the heartbeat (TTL/3) is far slower than anything these tests wait for
 TIMEOUT = 10
@@ -50,62 +43,13 @@ def _redis_up() -> bool:
         return False
 
 
-@contextmanager
-def _worker(env: dict[str, str]) -> Iterator[str]:
-    port = _free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "neptun.asgi:application",
-        "--host",
-        HOST,
-        "--port",
-        str(port),
-        "--ws",
-        "websockets",
-        "--no-access-log",
-    ]
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            base = f"http://{HOST}:{port}"
-            deadline = time.monotonic() + 40
-            while True:
-                if process.poll() is not None:
-                    pytest.fail(f"worker exited with {process.returncode}:\n{_output(log)}")
-                try:
-                    if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except requests.RequestException:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(f"worker not ready:\n{_output(log)}")
-                time.sleep(0.2)
-            yield f"{HOST}:{port}"
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def workers(django_db_setup, tmp_path_factory) -> Iterator[tuple[str, str]]:
     if not _redis_up():
         if os.environ.get("CI") == "true":
             pytest.fail("Redis is not running on 127.0.0.1:6379 (.ci/run starts it)")
         pytest.skip("Redis is not running on 127.0.0.1:6379")
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DJANGO_SETTINGS_MODULE", "PYTEST_CURRENT_TEST"}
-    }
-    env.update(
-        DJANGO_SETTINGS_MODULE="neptun.settings.base",
-        DATABASE_URL=_database_url(),
+    env = server_env(
         REDIS_URL=REDIS_URL,
         DEBUG="0",
         SECRET_KEY="test-only-secret-key-for-production-style-workers-0123456789abcdef",
@@ -113,9 +57,8 @@ def workers(django_db_setup, tmp_path_factory) -> Iterator[tuple[str, str]]:
         CHAT_CONNECTION_TTL=str(TTL),
         MEDIA_ROOT=str(tmp_path_factory.mktemp("media")),
         STATIC_ROOT=str(tmp_path_factory.mktemp("static")),
-        LOG_LEVEL="WARNING",
     )
-    with _worker(env) as a, _worker(env) as b:
+    with serve(uvicorn, env) as (a, _), serve(uvicorn, env) as (b, _):
         yield a, b
 
 

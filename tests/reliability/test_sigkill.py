@@ -11,18 +11,12 @@ surviving file was removed.
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
-import socket
 import subprocess
-import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 import requests
@@ -43,12 +37,10 @@ from tests.factories import (
     ProjectFactory,
     UserFactory,
 )
+from tests.servers import daphne, serve, server_env
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-REPO = Path(__file__).resolve().parent.parent.parent
-HOST = "127.0.0.1"
-STARTUP_TIMEOUT = 40
 WATCH_TIMEOUT = 60
 CHATS = 1500
 MESSAGES_PER_CHAT = 100
@@ -56,73 +48,12 @@ FILES = 60
 APP = ["neptun.asgi:application"]
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-def _database_url() -> str:
-    s = connection.settings_dict
-    auth = quote(s["USER"] or "", safe="")
-    if s["PASSWORD"]:
-        auth += ":" + quote(s["PASSWORD"], safe="")
-    return f"postgres://{auth}@{s['HOST'] or HOST}:{s['PORT'] or 5432}/{s['NAME']}"
-
-
 @contextmanager
 def _server(extra_env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen]]:
     """A daphne process on a free loopback port; killed in any case on exit."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"REDIS_URL", "DJANGO_SETTINGS_MODULE", "PYTEST_CURRENT_TEST"}
-    }
-    env.update(
-        DJANGO_SETTINGS_MODULE="neptun.settings.base",
-        DEBUG="1",
-        DATABASE_URL=_database_url(),
-        MEDIA_ROOT=str(settings.MEDIA_ROOT),
-        LOG_LEVEL="WARNING",
-        **extra_env,
-    )
-    port = _free_port()
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                HOST,
-                "-p",
-                str(port),
-                "neptun.asgi:application",
-            ],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            base = f"http://{HOST}:{port}"
-            deadline = time.monotonic() + STARTUP_TIMEOUT
-            while True:
-                if process.poll() is not None:
-                    log.seek(0)
-                    pytest.fail(f"server exited: {log.read().decode(errors='replace')[-3000:]}")
-                try:
-                    requests.get(f"{base}/healthz", timeout=1)
-                    break
-                except requests.RequestException:
-                    if time.monotonic() > deadline:
-                        pytest.fail("server not ready in time")
-                    time.sleep(0.2)
-            yield base, process
-        finally:
-            if process.poll() is None:
-                process.kill()
-            process.wait(timeout=10)
+    env = server_env(MEDIA_ROOT=str(settings.MEDIA_ROOT), **extra_env)
+    with serve(daphne, env, kill=True) as (address, process):
+        yield f"http://{address}", process
 
 
 def _seed():
