@@ -334,26 +334,26 @@ def _queue_blobs(files: QuerySet[File]) -> None:
 
 
 def _drain_blobs(result: DeletionResult) -> None:
-    """Remove the queued blobs chunk by chunk (after commit; never raises).
+    """Remove the queued blobs (after commit; never raises).
 
-    Chunks of ``DELETION_BLOB_CHUNK_SIZE`` names (default 200) keep the memory of a
-    large deletion flat; each chunk costs three queries, next to one storage call
-    per blob.
+    One query selects the queued names that no file row references any more (a
+    blob still in use stays), read through a server-side cursor in chunks of
+    ``DELETION_BLOB_CHUNK_SIZE``; one more empties the queue. Queries stay constant
+    and Python memory flat, however many files went.
     """
     size = int(getattr(settings, "DELETION_BLOB_CHUNK_SIZE", 200))
+    files = File._meta.db_table
     try:
-        while True:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"SELECT name FROM {SCRATCH_BLOBS} ORDER BY name LIMIT %s",  # noqa: S608
-                    [size],
-                )
-                names = [row[0] for row in cursor.fetchall()]
-            if not names:
-                return
-            _remove_blobs(names, result)
-            with connection.cursor() as cursor:
-                cursor.execute(f"DELETE FROM {SCRATCH_BLOBS} WHERE name <= %s", [names[-1]])  # noqa: S608
+        with connection.chunked_cursor() as cursor:
+            cursor.execute(
+                f"SELECT DISTINCT q.name FROM {SCRATCH_BLOBS} q "  # noqa: S608
+                f"WHERE NOT EXISTS (SELECT 1 FROM {files} f WHERE f.blob = q.name)"
+            )
+            while rows := cursor.fetchmany(size):
+                for (name,) in rows:
+                    _remove_blob(name, result)
+        with connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {SCRATCH_BLOBS}")  # noqa: S608
     except Exception:
         logger.exception("could not read the queued blob names; cleanup_orphans will find them")
         result.errors.append(
@@ -389,8 +389,26 @@ def _execute(plan: _Plan, *, queue_blobs: bool = False) -> tuple[Counter[str], l
     return counts, blob_names
 
 
+def _remove_blob(name: str, result: DeletionResult) -> None:
+    """Remove one blob whose row is gone; a failure is reported, never raised."""
+    try:
+        default_storage.delete(name)
+    except Exception as exc:
+        logger.warning("blob %s could not be removed: %s", name, exc)
+        result.errors.append(
+            {
+                "kind": "blob",
+                "blob": name,
+                "error": f"{type(exc).__name__}: {exc}",
+                "action": "left in storage; `manage.py cleanup_orphans` removes it",
+            }
+        )
+    else:
+        result.counts["blobs"] += 1
+
+
 def _remove_blobs(names: Iterable[str], result: DeletionResult) -> None:
-    """Remove blobs whose rows are gone. Runs after commit; never raises."""
+    """Remove blobs whose rows are gone (a list of names, e.g. one sweeper batch)."""
     names = sorted(set(names))
     if not names:
         return
@@ -402,22 +420,8 @@ def _remove_blobs(names: Iterable[str], result: DeletionResult) -> None:
             )
         )
     for name in names:
-        if name in still_referenced:
-            continue
-        try:
-            default_storage.delete(name)
-        except Exception as exc:
-            logger.warning("blob %s could not be removed: %s", name, exc)
-            result.errors.append(
-                {
-                    "kind": "blob",
-                    "blob": name,
-                    "error": f"{type(exc).__name__}: {exc}",
-                    "action": "left in storage; `manage.py cleanup_orphans` removes it",
-                }
-            )
-        else:
-            result.counts["blobs"] += 1
+        if name not in still_referenced:
+            _remove_blob(name, result)
 
 
 def _notify_chats_deleted(chat_ids: Sequence[int]) -> None:
