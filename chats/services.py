@@ -152,12 +152,12 @@ SCRATCH_ALL = "neptun_deletion_all"
 @dataclass
 class _Plan:
     chat_ids: ChatIds
-    collection_ids: list[int]
+    collection_ids: Sequence[int] | _Staged
     delete_chat_files: bool
     by_type: Counter[str]
 
 
-def _id_sets(ids: ChatIds) -> Iterator[Sequence[int] | RawSQL]:
+def _id_sets(ids: Sequence[int] | _Staged) -> Iterator[Sequence[int] | RawSQL]:
     """Values for ``__in`` covering ``ids``: one subquery, or chunks of a list."""
     if isinstance(ids, _Staged):
         if len(ids):
@@ -170,7 +170,7 @@ def _as_list(ids: ChatIds) -> list[int]:
     return ids.ids() if isinstance(ids, _Staged) else list(ids)
 
 
-def _in_value(ids: ChatIds) -> Sequence[int] | RawSQL:
+def _in_value(ids: Sequence[int] | _Staged) -> Sequence[int] | RawSQL:
     """One ``__in`` value for all of ``ids`` (a subquery when staged)."""
     return ids.subquery() if isinstance(ids, _Staged) else list(ids)
 
@@ -240,18 +240,38 @@ def _types_of(chat_ids: ChatIds) -> Counter[str]:
     return by_type
 
 
-def _collections_going_with(chat_ids: ChatIds, owner: User) -> list[int]:
-    """User-owned collections linked only from the chats being deleted."""
+SCRATCH_COLLECTIONS = "neptun_deletion_collections"
+
+
+def _collections_going_with(chat_ids: ChatIds, owner: User) -> list[int] | _Staged:
+    """User-owned collections linked only from the chats being deleted.
+
+    Up to ``SMALL_SELECTION`` of them come back as a list; more are staged in a
+    temporary table like the chats, so memory does not grow with their number.
+    """
     selected = _in_value(chat_ids)
     linked = Chat.objects.filter(id__in=selected, collection__isnull=False).values("collection_id")
     # A collection that a surviving chat (of anyone) still links to stays.
     survivors = Chat.objects.filter(collection_id=OuterRef("pk")).exclude(id__in=selected)
-    return list(
+    going = (
         Collection.objects.filter(id__in=linked, owner=owner, is_global=False)
         .exclude(Exists(survivors))
         .order_by("id")
-        .values_list("id", flat=True)
     )
+    first = list(going.values_list("id", flat=True)[: SMALL_SELECTION + 1])
+    if len(first) <= SMALL_SELECTION:
+        return first
+    sql, params = going.values_list("id").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {SCRATCH_COLLECTIONS} (id bigint PRIMARY KEY)"
+        )
+        cursor.execute(f"DELETE FROM {SCRATCH_COLLECTIONS}")  # noqa: S608
+        cursor.execute(f"INSERT INTO {SCRATCH_COLLECTIONS} (id) {sql}", params)
+        count = cursor.rowcount
+        if connection.vendor == "postgresql":
+            cursor.execute(f"ANALYZE {SCRATCH_COLLECTIONS}")
+    return _Staged(SCRATCH_COLLECTIONS, count)
 
 
 def _plan(
@@ -280,7 +300,7 @@ def _files_of(plan: _Plan) -> Iterator[QuerySet[File]]:
     if plan.delete_chat_files:
         for ids in _id_sets(plan.chat_ids):
             yield File.objects.filter(chat_id__in=ids, collection__isnull=True)
-    for ids in _chunks(plan.collection_ids):
+    for ids in _id_sets(plan.collection_ids):
         yield File.objects.filter(collection_id__in=ids)
 
 
@@ -384,7 +404,7 @@ def _execute(plan: _Plan, *, queue_blobs: bool = False) -> tuple[Counter[str], l
         counts["links"] += ProjectChat.objects.filter(chat_id__in=ids).delete()[0]
         counts["connections"] += ChatConnection.objects.filter(chat_id__in=ids).delete()[0]
         counts["chats"] += Chat.objects.filter(id__in=ids).delete()[0]
-    for ids in _chunks(plan.collection_ids):
+    for ids in _id_sets(plan.collection_ids):
         counts["collections"] += Collection.objects.filter(id__in=ids).delete()[0]
     return counts, blob_names
 
@@ -664,11 +684,10 @@ def _run_batched(
         collection_ids = plan.collection_ids
         if keep_linked_collections and collection_ids:
             # Every selected chat is gone now: a chat still linking is a survivor.
-            still_used = Chat.objects.filter(collection_id__in=collection_ids).values(
-                "collection_id"
-            )
+            candidates = _in_value(collection_ids)
+            still_used = Chat.objects.filter(collection_id__in=candidates).values("collection_id")
             collection_ids = list(
-                Collection.objects.filter(id__in=collection_ids)
+                Collection.objects.filter(id__in=candidates)
                 .exclude(id__in=still_used)
                 .values_list("id", flat=True)
             )

@@ -352,3 +352,24 @@ def test_a_rolled_back_deletion_queues_no_blob(user, django_capture_on_commit_ca
         raise RuntimeError
     assert File.objects.filter(pk=f.pk).exists()
     assert default_storage.exists(f.blob.name)
+
+
+def test_many_collections_are_staged_and_survivors_still_kept(user, other_user):
+    """Over SMALL_SELECTION collections take the temporary-table path; same rules."""
+    n = services.SMALL_SELECTION + 20
+    collections = CollectionFactory.create_batch(n, owner=user)
+    for collection in collections:
+        chat = ChatFactory(
+            owner=user, conversation_type=ConversationType.USER_FILES, collection=collection
+        )
+        FileFactory(owner=user, collection=collection, chat=chat)
+    kept = collections[0]
+    ChatFactory(owner=user, conversation_type=ConversationType.REGULAR, collection=kept)
+    theirs = CollectionFactory(owner=other_user)
+    flags = services.ConversationFlags(delete_regular_chats=False)
+    preview = services.conversations_delete_preview(user=user, flags=flags)
+    result = services.conversations_delete(user=user, flags=flags, ctx=ctx(user))
+    assert result.counts["collections"] == preview.counts["collections"] == n - 1
+    assert result.counts["files"] == preview.counts["files"] == n - 1
+    assert set(Collection.objects.values_list("pk", flat=True)) == {kept.pk, theirs.pk}
+    assert File.objects.filter(collection=kept).count() == 1
