@@ -440,15 +440,24 @@ class _Sweep:
                     )
             self.progress.advance(kind, len(ids))
 
-    def stale_connections(self, kind: str) -> None:
-        selection = stale_connections(self.cutoff(kind))
+    def _begin(self, kind: str, selection: QuerySet[Any]) -> None:
+        """Count what a kind finds and start its progress line."""
         report = self.report.kinds[kind]
         report.found = selection.count()
         self.progress.start(kind, report.found)
+
+    def _count_only(self, kind: str, counted_as: str) -> None:
+        """A dry run of a kind whose every find is one row of ``counted_as``."""
+        found = self.report.kinds[kind].found
+        self.report.kinds[kind].counts[counted_as] = found
+        self.report.result.counts[counted_as] += found
+        self.progress.advance(kind, found)
+
+    def stale_connections(self, kind: str) -> None:
+        selection = stale_connections(self.cutoff(kind))
+        self._begin(kind, selection)
         if self.run.dry_run:
-            report.counts["connections"] = report.found
-            self.report.result.counts["connections"] += report.found
-            self.progress.advance(kind, report.found)
+            self._count_only(kind, "connections")
             return
         for ids in _keyset(selection, self.options.batch_size):
             if self.out_of_time(kind):
@@ -460,13 +469,9 @@ class _Sweep:
 
     def empty_collections(self, kind: str) -> None:
         selection = empty_collections(self.cutoff(kind))
-        report = self.report.kinds[kind]
-        report.found = selection.count()
-        self.progress.start(kind, report.found)
+        self._begin(kind, selection)
         if self.run.dry_run:
-            report.counts["collections"] = report.found
-            self.report.result.counts["collections"] += report.found
-            self.progress.advance(kind, report.found)
+            self._count_only(kind, "collections")
             return
         for ids in _keyset(selection, self.options.batch_size):
             if self.out_of_time(kind):
