@@ -116,9 +116,15 @@ def note_failure(request: Request) -> None:
         cache.set(key, 1, timeout=settings.AUTH_FAILURE_WINDOW)
 
 
-def _lookup(model, field: str, secret: str):
+#: ``ApiKey.last_used_at`` is written at most once per this many seconds per key:
+#: it answers "is this key still in use?", and a write on every request would add
+#: a statement to each of them (and contention on the key's row under load).
+LAST_USED_RESOLUTION = timezone.timedelta(seconds=60)
+
+
+def _lookup(model, field: str, secret: str, related: str):
     digest = hash_secret(secret)
-    obj = model.objects.filter(**{field: digest}).first()
+    obj = model.objects.select_related(related).filter(**{field: digest}).first()
     if obj is None or not hmac.compare_digest(getattr(obj, field), digest):
         return None
     return obj
@@ -132,13 +138,14 @@ class ApiKeyAuthentication(BaseAuthentication):
         if not secret:
             return None
         check_failures(request)
-        key = _lookup(ApiKey, "key_hash", secret)
+        key = _lookup(ApiKey, "key_hash", secret, "tenant")
         if key is None or key.revoked_at is not None:
             note_failure(request)
             raise exceptions.AuthenticationFailed("Invalid or missing API key")
         now = timezone.now()
-        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
-        key.last_used_at = now
+        if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
+            ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+            key.last_used_at = now
         return ApiKeyPrincipal(tenant=key.tenant, api_key=key), key
 
     def authenticate_header(self, request: Request) -> str:
@@ -154,7 +161,7 @@ class BearerTokenAuthentication(BaseAuthentication):
         if scheme.lower() != "bearer" or not secret.strip():
             return None
         check_failures(request)
-        token = _lookup(AccessToken, "token_hash", secret.strip())
+        token = _lookup(AccessToken, "token_hash", secret.strip(), "user")
         if token is None or token.is_expired:
             note_failure(request)
             raise exceptions.AuthenticationFailed("Not authenticated")

@@ -33,6 +33,25 @@ def test_api_key_authenticates_tenant_and_updates_last_used(tenant):
     assert key.last_used_at is not None
 
 
+def test_api_key_last_used_is_written_at_most_once_a_minute(tenant, django_assert_num_queries):
+    key, secret = ApiKey.generate(tenant=tenant)
+    request = rf.get("/", HTTP_X_API_KEY=secret)
+    ApiKeyAuthentication().authenticate(drf(request))
+    key.refresh_from_db()
+    first = key.last_used_at
+    # Used again within the minute: one lookup (tenant joined), no write.
+    with django_assert_num_queries(1):
+        principal, _ = ApiKeyAuthentication().authenticate(drf(request))
+        assert principal.tenant.name == tenant.name
+    key.refresh_from_db()
+    assert key.last_used_at == first
+    # Used again after more than a minute: written.
+    ApiKey.objects.filter(pk=key.pk).update(last_used_at=first - timezone.timedelta(seconds=61))
+    ApiKeyAuthentication().authenticate(drf(request))
+    key.refresh_from_db()
+    assert key.last_used_at >= first
+
+
 def test_api_key_missing_is_anonymous_unknown_or_revoked_fails(tenant):
     assert ApiKeyAuthentication().authenticate(drf(rf.get("/"))) is None
     with pytest.raises(exceptions.AuthenticationFailed):
