@@ -13,6 +13,10 @@ header (JSON):
 - ``server_seconds``: time spent in the handler;
 - ``rss_bytes``: the process's resident set size afterwards.
 
+With ``BENCH_SQL_LOG=<file>`` in the server's environment, each measured (untraced)
+request also appends its statements with their times to that file: a profile of
+where a request's time goes.
+
 :func:`run_view` (``POST /__bench__/run``) runs one operation of :mod:`bench.ops`
 (raw SQL, stock Django, or the Neptun service called directly).
 
@@ -50,12 +54,33 @@ def _rss_bytes() -> int:
 
 
 class _QueryCounter:
-    def __init__(self) -> None:
+    """Counts statements; with ``BENCH_SQL_LOG`` set, also times each one."""
+
+    def __init__(self, log: bool = False) -> None:
         self.n = 0
+        self.timings: list[tuple[float, str]] | None = [] if log else None
 
     def __call__(self, execute, sql, params, many, context):
         self.n += 1
-        return execute(sql, params, many, context)
+        if self.timings is None:
+            return execute(sql, params, many, context)
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.timings.append((time.perf_counter() - started, " ".join(sql.split())[:160]))
+
+
+def _write_sql_log(request: HttpRequest, elapsed: float, counter: _QueryCounter) -> None:
+    """Append the request's statements with their times to ``BENCH_SQL_LOG``."""
+    in_sql = sum(t for t, _ in counter.timings)
+    lines = [
+        f"== {request.method} {request.path} {elapsed * 1000:.1f} ms, "
+        f"{counter.n} statements, {in_sql * 1000:.1f} ms in SQL"
+    ]
+    lines += [f"{t * 1000:7.2f} ms  {sql}" for t, sql in counter.timings]
+    with open(os.environ["BENCH_SQL_LOG"], "a") as out:
+        out.write("\n".join(lines) + "\n")
 
 
 class BenchMiddleware:
@@ -65,7 +90,7 @@ class BenchMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.headers.get("X-Bench-Measure") != "1" or not _enabled(request):
             return self.get_response(request)
-        counter = _QueryCounter()
+        counter = _QueryCounter(log=bool(os.environ.get("BENCH_SQL_LOG")))
         trace = request.headers.get("X-Bench-Trace") == "1"
         if trace:
             tracemalloc.start()
@@ -79,6 +104,8 @@ class BenchMiddleware:
             peak = tracemalloc.get_traced_memory()[1] if trace else None
             if trace:
                 tracemalloc.stop()
+        if counter.timings is not None and not trace:
+            _write_sql_log(request, elapsed, counter)
         response["X-Bench-Stats"] = json.dumps(
             {
                 "queries": counter.n,

@@ -16,7 +16,7 @@ import os
 os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-never-used-in-production-0123456789")
 
 from neptun.settings.base import *  # noqa: F403
-from neptun.settings.base import INSTALLED_APPS, MIDDLEWARE, STORAGES, env
+from neptun.settings.base import DATABASES, INSTALLED_APPS, MIDDLEWARE, STORAGES, env
 
 INSTALLED_APPS = [*INSTALLED_APPS, "bench.stock"]
 MIDDLEWARE = ["bench.instrument.BenchMiddleware", *MIDDLEWARE]
@@ -47,3 +47,6 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
 }
+
+if env.str("BENCH_CONN_MAX_AGE", default=""):
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("BENCH_CONN_MAX_AGE")
