@@ -45,6 +45,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -52,7 +53,7 @@ from django.conf import settings
 from django.core.exceptions import EmptyResultSet
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from chats.models import Chat, ChatConnection, ConversationType, Message
@@ -102,6 +103,8 @@ class DeletionResult:
     by_type: Counter[str] = field(default_factory=Counter)
     errors: list[dict[str, Any]] = field(default_factory=list)
     record_id: int | None = None
+    #: When the deletion was recorded (its record's ``created_at``).
+    deleted_at: datetime | None = None
     dry_run: bool = False
     batches: int = 1
 
@@ -184,12 +187,22 @@ SMALL_SELECTION = 100
 
 
 def _stage(
-    chats: QuerySet[Chat], *, lock: bool, table: str = SCRATCH, small_ok: bool = True
+    chats: QuerySet[Chat],
+    *,
+    lock: bool,
+    table: str = SCRATCH,
+    small_ok: bool = True,
+    by_type: Counter[str] | None = None,
 ) -> ChatIds:
     """Put the ids of ``chats`` in a temporary table, locking the rows if asked.
 
     A selection of at most ``SMALL_SELECTION`` chats (with ``small_ok``) is returned
-    as a list instead, locked by the same ordered ``SELECT … FOR UPDATE``.
+    as a list instead, locked by the same ordered ``SELECT … FOR UPDATE``. A caller
+    that knows the selection is larger (a request naming more ids) passes
+    ``small_ok=False`` and saves that first read.
+
+    With ``by_type``, the chats' conversation types are tallied into it by the same
+    statement that selects them (no extra query).
 
     Locks are taken in id order (``INSERT … SELECT … ORDER BY id FOR UPDATE``), so
     concurrent deletions of overlapping sets queue instead of deadlocking.
@@ -200,44 +213,45 @@ def _stage(
     if lock:
         selected = selected.select_for_update()
     if small_ok:
-        first = list(selected.values_list("id", flat=True)[: SMALL_SELECTION + 1])
+        first = list(selected.values_list("id", "conversation_type")[: SMALL_SELECTION + 1])
         if len(first) <= SMALL_SELECTION:
-            return first
+            if by_type is not None:
+                by_type.update(TYPE_KEYS.get(kind, "null") for _, kind in first)
+            return [chat_id for chat_id, _ in first]
     try:
-        sql, params = selected.values_list("id").query.sql_with_params()
+        sql, params = selected.values_list("id", "conversation_type").query.sql_with_params()
     except EmptyResultSet:  # e.g. Chat.objects.none()
         sql, params = "", ()
     with connection.cursor() as cursor:
-        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} (id bigint PRIMARY KEY)")
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {table} (id bigint PRIMARY KEY, kind varchar(32))"
+        )
         cursor.execute(f"DELETE FROM {table}")  # noqa: S608
         if not sql:
             return _Staged(table, 0)
-        cursor.execute(f"INSERT INTO {table} (id) {sql}", params)
-        count = cursor.rowcount
+        if connection.vendor == "postgresql" and by_type is not None:
+            # Insert and tally in one statement; the count is the tally's sum.
+            cursor.execute(
+                f"WITH staged AS (INSERT INTO {table} (id, kind) {sql} RETURNING kind) "  # noqa: S608
+                "SELECT kind, COUNT(*) FROM staged GROUP BY kind",
+                params,
+            )
+            rows = cursor.fetchall()
+            count = sum(n for _, n in rows)
+        else:
+            cursor.execute(f"INSERT INTO {table} (id, kind) {sql}", params)
+            count = cursor.rowcount
+            rows = None
+            if by_type is not None:
+                cursor.execute(f"SELECT kind, COUNT(*) FROM {table} GROUP BY kind")  # noqa: S608
+                rows = cursor.fetchall()
+        if by_type is not None:
+            by_type.update({TYPE_KEYS.get(kind, "null"): n for kind, n in rows})
         if connection.vendor == "postgresql":
             # Temporary tables have no statistics until analysed; without them the
             # planner may scan a whole child table instead of using its index.
             cursor.execute(f"ANALYZE {table}")
     return _Staged(table, count)
-
-
-def _lock_chat_ids(chats: QuerySet[Chat]) -> list[int]:
-    """Lock the selected chats in id order and return their ids (small selections)."""
-    return _as_list(_stage(chats, lock=True))
-
-
-def _types_of(chat_ids: ChatIds) -> Counter[str]:
-    by_type: Counter[str] = Counter()
-    for ids in _id_sets(chat_ids):
-        rows = (
-            Chat.objects.filter(id__in=ids)
-            .order_by()
-            .values_list("conversation_type")
-            .annotate(n=Count("id"))
-        )
-        for conversation_type, n in rows:
-            by_type[TYPE_KEYS.get(conversation_type, "null")] += n
-    return by_type
 
 
 SCRATCH_COLLECTIONS = "neptun_deletion_collections"
@@ -280,8 +294,10 @@ def _plan(
     lock: bool = True,
     with_collections_of: User | None = None,
     keep_files: bool = False,
+    small_ok: bool = True,
 ) -> _Plan:
-    chat_ids = _stage(chats, lock=lock)
+    by_type: Counter[str] = Counter()
+    chat_ids = _stage(chats, lock=lock, small_ok=small_ok, by_type=by_type)
     collection_ids = (
         _collections_going_with(chat_ids, with_collections_of)
         if with_collections_of is not None and not keep_files
@@ -291,27 +307,80 @@ def _plan(
         chat_ids=chat_ids,
         collection_ids=collection_ids,
         delete_chat_files=not keep_files,
-        by_type=_types_of(chat_ids),
+        by_type=by_type,
     )
+
+
+def _file_sets(plan: _Plan) -> Iterator[tuple[str, list[Any], QuerySet[File]]]:
+    """The files the plan deletes: ``(WHERE clause, its parameters, queryset)``."""
+    if plan.delete_chat_files:
+        for ids in _id_sets(plan.chat_ids):
+            in_sql, params = _in_sql(ids)
+            yield (
+                f"chat_id IN ({in_sql}) AND collection_id IS NULL",
+                params,
+                File.objects.filter(chat_id__in=ids, collection__isnull=True),
+            )
+    for ids in _id_sets(plan.collection_ids):
+        in_sql, params = _in_sql(ids)
+        yield f"collection_id IN ({in_sql})", params, File.objects.filter(collection_id__in=ids)
 
 
 def _files_of(plan: _Plan) -> Iterator[QuerySet[File]]:
     """Querysets of the files the plan deletes."""
-    if plan.delete_chat_files:
-        for ids in _id_sets(plan.chat_ids):
-            yield File.objects.filter(chat_id__in=ids, collection__isnull=True)
-    for ids in _id_sets(plan.collection_ids):
-        yield File.objects.filter(collection_id__in=ids)
+    for _where, _params, files in _file_sets(plan):
+        yield files
+
+
+def _in_sql(ids: Sequence[int] | RawSQL) -> tuple[str, list[Any]]:
+    """SQL and parameters for ``… IN (<here>)``: a subquery or a list of ids."""
+    if isinstance(ids, RawSQL):
+        return ids.sql, list(ids.params)
+    return ", ".join(["%s"] * len(ids)), list(ids)
+
+
+def _count_children(chat_ids: ChatIds, *, live_since: Any = None) -> Counter[str]:
+    """Messages, links and socket records of the chats, in one statement per id set.
+
+    These rows go by the database's cascade when their chat is deleted, so they
+    are counted here, before, while the chats are locked (a message or link cannot
+    be added to a locked chat: its foreign-key check waits for the lock). With
+    ``live_since``, also the sockets whose heartbeat is at least that recent
+    (``live_connections``).
+    """
+    counts: Counter[str] = Counter()
+    tables = {
+        "messages": Message._meta.db_table,
+        "links": ProjectChat._meta.db_table,
+        "connections": ChatConnection._meta.db_table,
+    }
+    for ids in _id_sets(chat_ids):
+        in_sql, in_params = _in_sql(ids)
+        columns, params = [], []
+        for table in tables.values():
+            # Table names come from the models; ids are parameters or our subquery.
+            columns.append(f"(SELECT COUNT(*) FROM {table} WHERE chat_id IN ({in_sql}))")  # noqa: S608
+            params += in_params
+        if live_since is not None:
+            columns.append(
+                f"(SELECT COUNT(*) FROM {tables['connections']} "  # noqa: S608
+                f"WHERE chat_id IN ({in_sql}) AND last_seen_at >= %s)"
+            )
+            params += [*in_params, live_since]
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {', '.join(columns)}", params)
+            row = cursor.fetchone()
+        counts.update(dict(zip(tables, row, strict=False)))
+        if live_since is not None:
+            counts["live_connections"] += row[-1]
+    return counts
 
 
 def _count(plan: _Plan) -> Counter[str]:
     counts: Counter[str] = Counter()
     counts["chats"] = len(plan.chat_ids)
     counts["collections"] = len(plan.collection_ids)
-    for ids in _id_sets(plan.chat_ids):
-        counts["messages"] += Message.objects.filter(chat_id__in=ids).count()
-        counts["links"] += ProjectChat.objects.filter(chat_id__in=ids).count()
-        counts["connections"] += ChatConnection.objects.filter(chat_id__in=ids).count()
+    counts.update(_count_children(plan.chat_ids))
     for files in _files_of(plan):
         counts["files"] += files.count()
     counts["blobs"] = counts["files"]
@@ -385,24 +454,56 @@ def _drain_blobs(result: DeletionResult) -> None:
         )
 
 
-def _execute(plan: _Plan, *, queue_blobs: bool = False) -> tuple[Counter[str], list[str]]:
+def _delete_files(where: str, params: list[Any], files: QuerySet[File], *, queue: bool) -> int:
+    """Delete the files ``where`` selects (``files`` is the same set as a queryset).
+
+    With ``queue``, their blob names go to the database's queue first (see
+    :func:`_queue_blobs`); on PostgreSQL one statement deletes the rows and queues
+    the names (``WITH gone AS (DELETE … RETURNING blob) INSERT …``).
+    """
+    if not queue:
+        return files.delete()[0]
+    if connection.vendor != "postgresql":
+        _queue_blobs(files)
+        return files.delete()[0]
+    table = File._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {SCRATCH_BLOBS} (name varchar(500))")
+        cursor.execute(
+            f"WITH gone AS (DELETE FROM {table} WHERE {where} RETURNING blob), "  # noqa: S608
+            f"queued AS (INSERT INTO {SCRATCH_BLOBS} (name) "
+            "SELECT blob FROM gone WHERE blob <> '') "
+            "SELECT COUNT(*) FROM gone",
+            params,
+        )
+        return cursor.fetchone()[0]
+
+
+def _execute(
+    plan: _Plan, *, queue_blobs: bool = False, children: Counter[str] | None = None
+) -> tuple[Counter[str], list[str]]:
     """Delete what the plan names; return counts and the blob names to remove.
 
     With ``queue_blobs`` the names go to the database's queue instead (see
-    :func:`_queue_blobs`) and the returned list is empty.
+    :func:`_queue_blobs`) and the returned list is empty. ``children`` are the
+    counts of :func:`_count_children` when the caller has them already.
+
+    The files of the chats that belong to no collection are deleted first (their
+    blobs must be noted); then the chats, whose messages, project links and
+    socket records go by the database's ``ON DELETE CASCADE`` (files that stay in
+    a collection lose their chat link by ``SET NULL``). Measured on PostgreSQL,
+    deleting messages set-based first and then the chats costs more than the
+    cascade alone: the chat delete still runs its cascade triggers, which then
+    find nothing (p3 at large: 299 ms + 95 ms against 162 ms for the cascade).
     """
     counts: Counter[str] = Counter()
     blob_names: list[str] = []
-    for files in _files_of(plan):
-        if queue_blobs:
-            _queue_blobs(files)
-        else:
+    for where, params, files in _file_sets(plan):
+        if not queue_blobs:
             blob_names.extend(name for name in files.values_list("blob", flat=True) if name)
-        counts["files"] += files.delete()[0]
+        counts["files"] += _delete_files(where, params, files, queue=queue_blobs)
+    counts.update(children if children is not None else _count_children(plan.chat_ids))
     for ids in _id_sets(plan.chat_ids):
-        counts["messages"] += Message.objects.filter(chat_id__in=ids).delete()[0]
-        counts["links"] += ProjectChat.objects.filter(chat_id__in=ids).delete()[0]
-        counts["connections"] += ChatConnection.objects.filter(chat_id__in=ids).delete()[0]
         counts["chats"] += Chat.objects.filter(id__in=ids).delete()[0]
     for ids in _id_sets(plan.collection_ids):
         counts["collections"] += Collection.objects.filter(id__in=ids).delete()[0]
@@ -479,7 +580,12 @@ Also = Callable[[bool], tuple[Counter[str], list[str]]]
 
 
 def _run(
-    plan: _Plan, ctx: DeletionContext, *, dry_run: bool = False, also: Also | None = None
+    plan: _Plan,
+    ctx: DeletionContext,
+    *,
+    dry_run: bool = False,
+    also: Also | None = None,
+    children: Counter[str] | None = None,
 ) -> DeletionResult:
     """Execute (or only count) a plan inside the caller's transaction."""
     result = DeletionResult(by_type=plan.by_type, dry_run=dry_run)
@@ -488,18 +594,29 @@ def _run(
         if also is not None:
             result.counts.update(also(True)[0])
         return result
-    # The record is written first: if the actor is among the deleted users, the
-    # database sets ``actor`` to NULL and the record keeps the actor's email.
-    record = _record(ctx, result)
-    result.record_id = record.pk
-    connected = _connected_chats(plan)
-    counts, _ = _execute(plan, queue_blobs=True)
+    # With ``also`` (users, tenants) the record is written first: if the actor is
+    # among the deleted users, the database sets ``actor`` to NULL and the record
+    # keeps the actor's email. Otherwise it is written once, at the end, with the
+    # counts (in the same transaction either way).
+    record = _record(ctx, result) if also is not None else None
+    if record is not None:
+        result.record_id = record.pk
+    if children is None:
+        children = _count_children(plan.chat_ids)
+    connected = _connected_chats(plan) if children["connections"] else []
+    counts, _ = _execute(plan, queue_blobs=True, children=children)
     if also is not None:
         more_counts, _ = also(False)
         counts.update(more_counts)
     result.counts = counts
-    _save_counts(result)
-    transaction.on_commit(partial(_after_commit, counts["files"] > 0, result, connected))
+    if record is None:
+        record = _record(ctx, result)
+    else:
+        _save_counts(result)
+    result.record_id = record.pk
+    result.deleted_at = record.created_at
+    if counts["files"] or connected:
+        transaction.on_commit(partial(_after_commit, counts["files"] > 0, result, connected))
     _log(ctx, result)
     return result
 
@@ -508,7 +625,7 @@ def _after_commit(queued: bool, result: DeletionResult, chat_ids: list[int]) -> 
     """Blobs and socket notices, once the rows' deletion has committed."""
     if queued:
         _drain_blobs(result)
-    _save_counts(result)
+        _save_counts(result)
     _notify_chats_deleted(chat_ids)
 
 
@@ -667,10 +784,12 @@ def _run_batched(
         last = window[-1]
         with transaction.atomic():
             _set_timeouts()
-            staged = _stage(Chat.objects.filter(id__in=window), lock=True)
-            batch = _Plan(staged, [], plan.delete_chat_files, _types_of(staged))
-            connected = _connected_chats(batch)
-            counts, _ = _execute(batch, queue_blobs=True)
+            by_type: Counter[str] = Counter()
+            staged = _stage(Chat.objects.filter(id__in=window), lock=True, by_type=by_type)
+            batch = _Plan(staged, [], plan.delete_chat_files, by_type)
+            children = _count_children(staged)
+            connected = _connected_chats(batch) if children["connections"] else []
+            counts, _ = _execute(batch, queue_blobs=True, children=children)
             result.counts.update(counts)
             result.by_type.update(batch.by_type)
             done += 1
@@ -751,36 +870,48 @@ def _perform(
 # --------------------------------------------------------------------------- public API
 
 
-def live_connections(chat: Chat) -> int:
-    """Sockets on the chat whose heartbeat is fresher than the TTL."""
+def _live_cutoff() -> datetime:
+    """A socket whose last heartbeat is older than this is not live any more."""
     from django.utils import timezone
 
-    cutoff = timezone.now() - timezone.timedelta(seconds=settings.CHAT_CONNECTION_TTL)
-    return ChatConnection.objects.filter(chat=chat, last_seen_at__gte=cutoff).count()
+    return timezone.now() - timezone.timedelta(seconds=settings.CHAT_CONNECTION_TTL)
+
+
+def live_connections(chat: Chat) -> int:
+    """Sockets on the chat whose heartbeat is fresher than the TTL."""
+    return ChatConnection.objects.filter(chat=chat, last_seen_at__gte=_live_cutoff()).count()
 
 
 @transaction.atomic
 def chat_delete(
-    *, chat: Chat, ctx: DeletionContext, refuse_if_connected: bool = False
+    *, chat: Chat | QuerySet[Chat], ctx: DeletionContext, refuse_if_connected: bool = False
 ) -> DeletionResult:
     """Delete one chat with its messages, links, connections and own attachments.
+
+    ``chat`` is a chat, or a queryset that selects at most one (the caller's
+    lookup, e.g. by uuid within a tenant): it is then found and locked by one
+    statement, and :class:`NotFound` is raised when it selects none.
 
     With ``refuse_if_connected`` (the v1 dialect) a chat with live WebSocket
     connections is not deleted: :class:`Conflict` carries ``active_connections``.
     The chat row is locked first, so a socket connecting concurrently either is
     counted here or finds the chat gone.
     """
-    plan = _plan(Chat.objects.filter(pk=chat.pk))
-    if not plan.chat_ids:
+    selection = chat if isinstance(chat, QuerySet) else Chat.objects.filter(pk=chat.pk)
+    plan = _plan(selection)
+    if len(plan.chat_ids) != 1:
         raise NotFound("Chat not found")
-    if refuse_if_connected:
-        n = live_connections(chat)
-        if n:
-            raise Conflict(
-                "Chat has active WebSocket connections; close them and try again.",
-                active_connections=n,
-            )
-    return _run(plan, ctx)
+    # One statement counts the children and, for v1, the live sockets.
+    children = _count_children(
+        plan.chat_ids, live_since=_live_cutoff() if refuse_if_connected else None
+    )
+    live = children.pop("live_connections", 0)
+    if live:
+        raise Conflict(
+            "Chat has active WebSocket connections; close them and try again.",
+            active_connections=live,
+        )
+    return _run(plan, ctx, children=children)
 
 
 def chats_delete(
@@ -813,8 +944,9 @@ def project_chats_delete(
     # An id no primary key can hold is simply missing (SQLite raises OverflowError on it).
     storable = [i for i in wanted if 0 < i <= 2**63 - 1]
     chats = Chat.objects.filter(id__in=storable, owner=owner, project_links__project=project)
-    plan = _plan(chats)
-    missing = sorted(set(wanted) - set(_as_list(plan.chat_ids)))
+    plan = _plan(chats, small_ok=len(storable) <= SMALL_SELECTION)
+    found = len(plan.chat_ids)
+    missing = [] if found == len(wanted) else sorted(set(wanted) - set(_as_list(plan.chat_ids)))
     if missing:
         raise NotFound(
             "Chats not found in project: " + ", ".join(str(i) for i in missing),

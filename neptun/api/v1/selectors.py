@@ -53,5 +53,16 @@ def chat_get(*, tenant: Tenant, chat_uuid: object) -> Chat:
     return chat
 
 
+def chat_selection(*, tenant: Tenant, chat_uuid: object) -> QuerySet[Chat]:
+    """The tenant's chat ``chat_uuid`` as a queryset (empty for a malformed uuid).
+
+    For :func:`chats.services.chat_delete`, which finds and locks it in one statement.
+    """
+    parsed = parse_chat_uuid(chat_uuid)
+    if parsed is None:
+        return Chat.objects.none()
+    return tenant_chats(tenant=tenant).filter(uuid=parsed)
+
+
 def chat_messages(*, chat: Chat) -> QuerySet[Message]:
     return Message.objects.filter(chat=chat).order_by("created_at", "id")

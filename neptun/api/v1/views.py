@@ -39,7 +39,7 @@ from neptun.api.v1.serializers import (
 )
 from neptun.authentication import ApiKeyAuthentication
 from neptun.exceptions import NotFound
-from neptun.models import DeletionRecord, Tenant
+from neptun.models import Tenant
 
 TAGS = ["v1 (X-API-Key)"]
 UNAUTHORIZED = OpenApiResponse(ErrorSerializer, description="Invalid or missing API key")
@@ -144,7 +144,7 @@ class ChatDetailApi(V1Api):
         },
     )
     def delete(self, request: Request, chat_uuid: str) -> Response:
-        chat = selectors.chat_get(tenant=self.tenant, chat_uuid=chat_uuid)
+        chat = selectors.chat_selection(tenant=self.tenant, chat_uuid=chat_uuid)
         key = request.auth
         ctx = api_context(request, actor=None)
         # The caller is a tenant's key, not a user: the audit record names the key.
@@ -152,16 +152,11 @@ class ChatDetailApi(V1Api):
             ctx, endpoint=f"{ctx.endpoint} [key {key.prefix}… of tenant {self.tenant.name}]"
         )
         result = chat_delete(chat=chat, ctx=ctx, refuse_if_connected=True)
-        deleted_at = (
-            DeletionRecord.objects.filter(pk=result.record_id)
-            .values_list("created_at", flat=True)
-            .first()
-        ) or timezone.now()
         return Response(
             {
                 "success": True,
                 "message": "Chat deleted successfully",
-                "deleted_at": iso_utc(deleted_at),
+                "deleted_at": iso_utc(result.deleted_at or timezone.now()),
             }
         )
 
