@@ -40,7 +40,6 @@ What goes with what:
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -692,44 +691,20 @@ def _record(ctx: DeletionContext, result: DeletionResult) -> DeletionRecord:
 Progress = Callable[[int, int], None]
 
 
-def _estimated_messages(chats: QuerySet[Chat], threshold: int) -> int:
-    """How many messages the selected chats hold, roughly, without counting them.
-
-    PostgreSQL: the planner's row estimate (``EXPLAIN``), which costs no scan.
-    Elsewhere (SQLite, the small embedded default): a count bounded at the threshold.
-    """
-    messages = Message.objects.filter(chat_id__in=chats.order_by().values("pk"))
-    if connection.vendor != "postgresql":
-        return messages[: threshold + 1].count()
-    try:
-        sql, params = messages.values("id").query.sql_with_params()
-    except EmptyResultSet:  # nothing selected
-        return 0
-    with connection.cursor() as cursor:
-        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
-        explained = cursor.fetchone()[0]
-    if isinstance(explained, str):
-        explained = json.loads(explained)
-    return int(explained[0]["Plan"]["Plan Rows"])
-
-
-def _large_estimate(chats: QuerySet[Chat]) -> int | None:
-    """The estimated message count when the deletion should run in batches, else None."""
+def _batch_threshold() -> int | None:
+    """Messages above which a deletion runs in batches; None when it must not batch."""
     threshold = int(getattr(settings, "DELETION_BATCH_THRESHOLD", 500_000))
     if threshold <= 0 or not transaction.get_autocommit():
         return None  # inside a caller's transaction: stay in it
-    estimate = _estimated_messages(chats, threshold)
-    if estimate <= threshold:
-        return None
-    if connection.vendor == "postgresql":
-        # The planner's semi-join estimate can overshoot; a count bounded at the
-        # threshold confirms it, and is paid only when the estimate says "large".
-        selected = chats.order_by().values("pk")
-        exact = Message.objects.filter(chat_id__in=selected)[: threshold + 1].count()
-        if exact <= threshold:
-            return None
-        estimate = max(estimate, exact)
-    return estimate
+    return threshold
+
+
+class _TooLarge(Exception):
+    """Raised inside the single transaction to roll it back and run in batches."""
+
+    def __init__(self, messages: int) -> None:
+        super().__init__(messages)
+        self.messages = messages
 
 
 def _set_timeouts() -> None:
@@ -836,9 +811,38 @@ def _perform(
     extra_collections: Callable[[], list[int]] | None = None,
     progress: Progress | None = None,
 ) -> DeletionResult:
-    """Plan and execute, in one transaction or — for a large purge — in batches."""
-    estimate = _large_estimate(chats)
-    if estimate is not None:
+    """Plan and execute, in one transaction or — for a large purge — in batches.
+
+    The single transaction locks the chats and counts their messages first (a
+    count the record needs anyway). When that count is above
+    ``DELETION_BATCH_THRESHOLD`` and no caller's transaction is open, the
+    transaction is rolled back — releasing the locks, nothing deleted — and the
+    deletion runs in batches instead. The exact count decides, not an estimate;
+    a large purge pays for that count once more, which is small beside its
+    deletion.
+    """
+    threshold = _batch_threshold()
+    try:
+        with transaction.atomic():
+            by_type: Counter[str] = Counter()
+            chat_ids = _stage(chats, lock=True, by_type=by_type)
+            children = _count_children(chat_ids)
+            if threshold is not None and children["messages"] > threshold:
+                raise _TooLarge(children["messages"])
+            plan = _Plan(
+                chat_ids=chat_ids,
+                collection_ids=(
+                    _collections_going_with(chat_ids, with_collections_of)
+                    if with_collections_of is not None and not keep_files
+                    else []
+                ),
+                delete_chat_files=not keep_files,
+                by_type=by_type,
+            )
+            if extra_collections is not None:
+                plan.collection_ids = extra_collections()
+            result = _run(plan, ctx, also=make_also(plan) if make_also else None, children=children)
+    except _TooLarge as large:
         staged = _stage(chats, lock=False, table=SCRATCH_ALL, small_ok=False)
         collection_ids = (
             _collections_going_with(staged, with_collections_of)
@@ -855,13 +859,8 @@ def _perform(
             also=make_also(empty) if make_also else None,
             keep_linked_collections=with_collections_of is not None,
             progress=progress,
-            estimated_messages=estimate,
+            estimated_messages=large.messages,
         )
-    with transaction.atomic():
-        plan = _plan(chats, with_collections_of=with_collections_of, keep_files=keep_files)
-        if extra_collections is not None:
-            plan.collection_ids = extra_collections()
-        result = _run(plan, ctx, also=make_also(plan) if make_also else None)
     if progress is not None:
         progress(1, 1)
     return result

@@ -28,8 +28,8 @@ def small_batches(settings):
 
 
 def fresh_statistics():
-    """PostgreSQL decides on batching from the planner's estimate: give it statistics,
-    as autovacuum would in production (SQLite counts instead)."""
+    """Statistics as autovacuum would leave them in production (batching itself is
+    decided by an exact count of the selected chats' messages)."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
@@ -58,6 +58,22 @@ def test_below_threshold_is_one_transaction(settings):
     assert result.batches == 1
     assert calls == [(1, 1)]
     assert result.counts["messages"] == 9
+
+
+@pytest.mark.parametrize(("messages", "batches"), [(5, 1), (6, 3)])
+def test_the_exact_message_count_decides_batching(settings, messages, batches):
+    """Threshold 5: five messages are one transaction, six are batched — whatever
+    the planner's statistics say (none are gathered here)."""
+    settings.DELETION_BATCH_THRESHOLD = 5
+    settings.DELETION_BATCH_CHATS = 1
+    user = UserFactory()
+    for n in (messages // 2, messages - messages // 2):
+        MessageFactory.create_batch(n, chat=ChatFactory(owner=user))
+    result = services.chats_delete(chats=Chat.objects.filter(owner=user), ctx=ctx())
+    assert result.batches == batches
+    assert result.counts["messages"] == messages
+    assert result.counts["chats"] == 2
+    assert not Chat.objects.filter(owner=user).exists()
 
 
 def test_large_user_purge_runs_in_batches(small_batches):

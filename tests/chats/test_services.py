@@ -269,6 +269,33 @@ def test_query_count_does_not_grow_with_data(user):
     assert run(110) == run(220)  # larger ones: staged in a temporary table
 
 
+def test_one_chat_takes_a_fixed_small_number_of_statements(
+    user, django_capture_on_commit_callbacks
+):
+    """Lock (with the type tally), child counts, files (+ queue), the chat (the
+    database cascades messages, links and sockets), the record; after commit the
+    queue is drained and the record updated. The same for 3 or 300 messages."""
+
+    def run(messages: int) -> int:
+        chat = ChatFactory(owner=user)
+        MessageFactory.create_batch(messages, chat=chat)
+        FileFactory(owner=user, chat=chat)
+        with (
+            CaptureQueriesContext(connection) as q,
+            django_capture_on_commit_callbacks(execute=True),
+        ):
+            result = services.chat_delete(chat=chat, ctx=ctx(user), refuse_if_connected=True)
+        assert result.counts["messages"] == messages
+        assert result.counts["blobs"] == 1
+        return len([x for x in q.captured_queries if not _is_transaction(x["sql"])])
+
+    assert run(3) == run(300) <= 12
+
+
+def _is_transaction(sql: str) -> bool:
+    return sql.split(" ", 1)[0].upper() in {"BEGIN", "COMMIT", "SAVEPOINT", "RELEASE", "ROLLBACK"}
+
+
 def test_users_delete_takes_everything_owned(user, other_user, django_capture_on_commit_callbacks):
     chats, _files, cols = _seed_conversations(user)
     AccessToken.generate(user=user)

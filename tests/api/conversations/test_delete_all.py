@@ -590,8 +590,7 @@ def test_large_purge_in_batches_answers_the_same(flags, user, other_user, bearer
     settings.DELETION_BATCH_CHATS = 3
     world = seed(user, other_user)
     if connection.vendor == "postgresql":
-        # PostgreSQL decides on batching from the planner's estimate: give it
-        # statistics, as autovacuum would in production.
+        # Statistics as autovacuum would leave them in production.
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
     exp = expected(flags)
