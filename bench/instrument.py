@@ -15,7 +15,8 @@ header (JSON):
 
 With ``BENCH_SQL_LOG=<file>`` in the server's environment, each measured (untraced)
 request also appends its statements with their times to that file: a profile of
-where a request's time goes.
+where a request's time goes. With ``BENCH_PROFILE=<folder>``, each measured
+(untraced) request also leaves a cProfile file there (``python -m pstats``).
 
 :func:`run_view` (``POST /__bench__/run``) runs one operation of :mod:`bench.ops`
 (raw SQL, stock Django, or the Neptun service called directly).
@@ -26,6 +27,7 @@ and the client is on loopback.
 
 from __future__ import annotations
 
+import cProfile
 import json
 import os
 import time
@@ -95,10 +97,16 @@ class BenchMiddleware:
         if trace:
             tracemalloc.start()
             tracemalloc.reset_peak()
+        profile_dir = os.environ.get("BENCH_PROFILE")
+        profiler = cProfile.Profile() if profile_dir and not trace else None
         started = time.perf_counter()
         try:
             with connection.execute_wrapper(counter):
+                if profiler is not None:
+                    profiler.enable()
                 response = self.get_response(request)
+                if profiler is not None:
+                    profiler.disable()
         finally:
             elapsed = time.perf_counter() - started
             peak = tracemalloc.get_traced_memory()[1] if trace else None
@@ -106,6 +114,9 @@ class BenchMiddleware:
                 tracemalloc.stop()
         if counter.timings is not None and not trace:
             _write_sql_log(request, elapsed, counter)
+        if profiler is not None:
+            name = f"{time.time_ns()}-{request.method}-{request.path.strip('/').replace('/', '_')}"
+            profiler.dump_stats(Path(profile_dir) / f"{name[:120]}.prof")
         response["X-Bench-Stats"] = json.dumps(
             {
                 "queries": counter.n,
