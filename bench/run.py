@@ -252,7 +252,11 @@ def run_step(
         params = {k: v for k, v in target.items() if k != "email"}
         measured = bench.op(method, step, params)
         if method == "neptun" and step not in HTTP_PATHS:
-            via = "service via bench endpoint"
+            via = (
+                "command: call_command('cleanup_orphans', '--yes') via bench endpoint"
+                if step == "p5"
+                else "service via bench endpoint"
+            )
     wall, stats = measured
     after = row_counts(schema)
     deleted = {kind: before[kind] - after[kind] for kind in before}

@@ -434,7 +434,8 @@ class _Sweep:
                 with transaction.atomic():
                     # Locks the chats and re-checks that they are still orphans.
                     plan = _plan(selection.filter(id__in=ids))
-                    counts, blob_names = _execute(plan)
+                    deleted = _execute(plan)
+                    counts, blob_names = deleted.counts, deleted.blob_names
                     self.run.commit_batch(
                         kind, counts["chats"], counts, blob_names, by_type=plan.by_type
                     )
@@ -493,8 +494,10 @@ class _Sweep:
                     delete_chat_files=False,
                     by_type=Counter(),
                 )
-                counts, blob_names = _execute(plan)
-                self.run.commit_batch(kind, counts["collections"], counts, blob_names)
+                deleted = _execute(plan)
+                self.run.commit_batch(
+                    kind, deleted.counts["collections"], deleted.counts, deleted.blob_names
+                )
             self.progress.advance(kind, len(ids))
 
     def loose_files(self, kind: str) -> None:

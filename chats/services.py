@@ -310,25 +310,40 @@ def _plan(
     )
 
 
-def _file_sets(plan: _Plan) -> Iterator[tuple[str, list[Any], QuerySet[File]]]:
-    """The files the plan deletes: ``(WHERE clause, its parameters, queryset)``."""
+@dataclass(frozen=True)
+class _FileSet:
+    """Files a plan deletes: the chats' own files, or the collections' files."""
+
+    of_chats: bool
+    where: str  # SQL condition on the files table
+    params: list[Any]
+    files: QuerySet[File]  # the same set as a queryset
+
+
+def _file_sets(plan: _Plan) -> Iterator[_FileSet]:
     if plan.delete_chat_files:
         for ids in _id_sets(plan.chat_ids):
             in_sql, params = _in_sql(ids)
-            yield (
+            yield _FileSet(
+                True,
                 f"chat_id IN ({in_sql}) AND collection_id IS NULL",
                 params,
                 File.objects.filter(chat_id__in=ids, collection__isnull=True),
             )
     for ids in _id_sets(plan.collection_ids):
         in_sql, params = _in_sql(ids)
-        yield f"collection_id IN ({in_sql})", params, File.objects.filter(collection_id__in=ids)
+        yield _FileSet(
+            False,
+            f"collection_id IN ({in_sql})",
+            params,
+            File.objects.filter(collection_id__in=ids),
+        )
 
 
 def _files_of(plan: _Plan) -> Iterator[QuerySet[File]]:
     """Querysets of the files the plan deletes."""
-    for _where, _params, files in _file_sets(plan):
-        yield files
+    for file_set in _file_sets(plan):
+        yield file_set.files
 
 
 def _in_sql(ids: Sequence[int] | RawSQL) -> tuple[str, list[Any]]:
@@ -338,48 +353,90 @@ def _in_sql(ids: Sequence[int] | RawSQL) -> tuple[str, list[Any]]:
     return ", ".join(["%s"] * len(ids)), list(ids)
 
 
-def _count_children(chat_ids: ChatIds, *, live_since: Any = None) -> Counter[str]:
-    """Messages, links and socket records of the chats, in one statement per id set.
+@dataclass
+class _Children:
+    """What goes with the chats, counted before they are deleted (see below)."""
 
-    These rows go by the database's cascade when their chat is deleted, so they
-    are counted here, before, while the chats are locked (a message or link cannot
-    be added to a locked chat: its foreign-key check waits for the lock). With
-    ``live_since``, also the sockets whose heartbeat is at least that recent
-    (``live_connections``).
+    #: messages, links and connections (socket records)
+    counts: Counter[str]
+    #: files uploaded in the chats that belong to no collection (deleted with them)
+    own_files: int = 0
+    #: sockets whose heartbeat is recent enough (asked for with ``live_since``)
+    live_connections: int = 0
+    #: chats with socket records (to notify after commit); ``None``: not gathered
+    connected: list[int] | None = None
+
+
+def _connected_sql(column: str) -> str:
+    if connection.vendor == "postgresql":
+        return f"string_agg(DISTINCT {column}::text, ',')"
+    return f"group_concat(DISTINCT {column})"
+
+
+def _count_children(chat_ids: ChatIds, *, live_since: Any = None) -> _Children:
+    """Messages, links, socket records and own files of the chats: one statement
+    per id set.
+
+    Messages, links and socket records go by the database's cascade when their
+    chat is deleted, so they are counted here, before, while the chats are locked
+    (a message or link cannot be added to a locked chat: its foreign-key check
+    waits for the lock). With ``live_since``, also the sockets whose heartbeat is
+    at least that recent. For a listed selection (at most ``SMALL_SELECTION``
+    chats) the same statement names the chats that have socket records.
     """
-    counts: Counter[str] = Counter()
+    children = _Children(Counter())
     tables = {
         "messages": Message._meta.db_table,
         "links": ProjectChat._meta.db_table,
         "connections": ChatConnection._meta.db_table,
     }
+    files = File._meta.db_table
+    listed = not isinstance(chat_ids, _Staged)
+    if listed:
+        children.connected = []
     for ids in _id_sets(chat_ids):
         in_sql, in_params = _in_sql(ids)
-        columns, params = [], []
-        for table in tables.values():
-            # Table names come from the models; ids are parameters or our subquery.
-            columns.append(f"(SELECT COUNT(*) FROM {table} WHERE chat_id IN ({in_sql}))")  # noqa: S608
-            params += in_params
+        # Table names come from the models; ids are parameters or our subquery.
+        columns = [
+            f"(SELECT COUNT(*) FROM {table} WHERE chat_id IN ({in_sql}))"  # noqa: S608
+            for table in tables.values()
+        ]
+        columns.append(
+            f"(SELECT COUNT(*) FROM {files} "  # noqa: S608
+            f"WHERE chat_id IN ({in_sql}) AND collection_id IS NULL)"
+        )
+        params = in_params * len(columns)
         if live_since is not None:
             columns.append(
                 f"(SELECT COUNT(*) FROM {tables['connections']} "  # noqa: S608
                 f"WHERE chat_id IN ({in_sql}) AND last_seen_at >= %s)"
             )
             params += [*in_params, live_since]
+        if listed:
+            columns.append(
+                f"(SELECT {_connected_sql('chat_id')} FROM {tables['connections']} "  # noqa: S608
+                f"WHERE chat_id IN ({in_sql}))"
+            )
+            params += in_params
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT {', '.join(columns)}", params)
-            row = cursor.fetchone()
-        counts.update(dict(zip(tables, row, strict=False)))
+            row = list(cursor.fetchone())
+        if listed:
+            connected = row.pop()
+            if connected:
+                children.connected += [int(chat_id) for chat_id in str(connected).split(",")]
         if live_since is not None:
-            counts["live_connections"] += row[-1]
-    return counts
+            children.live_connections += row.pop()
+        children.own_files += row.pop()
+        children.counts.update(dict(zip(tables, row, strict=True)))
+    return children
 
 
 def _count(plan: _Plan) -> Counter[str]:
     counts: Counter[str] = Counter()
     counts["chats"] = len(plan.chat_ids)
     counts["collections"] = len(plan.collection_ids)
-    counts.update(_count_children(plan.chat_ids))
+    counts.update(_count_children(plan.chat_ids).counts)
     for files in _files_of(plan):
         counts["files"] += files.count()
     counts["blobs"] = counts["files"]
@@ -421,21 +478,37 @@ def _queue_blobs(files: QuerySet[File]) -> None:
         cursor.execute(f"INSERT INTO {SCRATCH_BLOBS} (name) {sql}", params)
 
 
-def _drain_blobs(result: DeletionResult) -> None:
+def _drain_blobs(result: DeletionResult, queued: int | None) -> None:
     """Remove the queued blobs (after commit; never raises).
 
-    One query selects the queued names that no file row references any more (a
-    blob still in use stays), read through a server-side cursor in chunks of
-    ``DELETION_BLOB_CHUNK_SIZE``; one more empties the queue. Queries stay constant
-    and Python memory flat, however many files went.
+    ``queued``: how many names this deletion queued (``None``: some, or maybe
+    none, number unknown). A name that a file row still references stays (the
+    blob is in use). Up to ``DELETION_BLOB_CHUNK_SIZE`` names on PostgreSQL, one
+    statement empties the queue and returns them. More are read through a
+    server-side cursor in chunks of that size, then the queue is emptied: queries
+    stay constant and Python memory flat, however many files went.
     """
-    size = int(getattr(settings, "DELETION_BLOB_CHUNK_SIZE", 200))
+    if queued == 0:
+        return
+    size = _blob_list_max()
     files = File._meta.db_table
+    unreferenced = f"NOT EXISTS (SELECT 1 FROM {files} f WHERE f.blob = q.name)"  # noqa: S608
     try:
+        if queued is not None and queued <= size and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"WITH q AS (DELETE FROM {SCRATCH_BLOBS} RETURNING name) "  # noqa: S608
+                    f"SELECT DISTINCT q.name FROM q WHERE {unreferenced}"
+                )
+                names = [name for (name,) in cursor.fetchall()]
+            for name in names:
+                _remove_blob(name, result)
+            return
+        with connection.cursor() as cursor:
+            cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {SCRATCH_BLOBS} (name varchar(500))")
         with connection.chunked_cursor() as cursor:
             cursor.execute(
-                f"SELECT DISTINCT q.name FROM {SCRATCH_BLOBS} q "  # noqa: S608
-                f"WHERE NOT EXISTS (SELECT 1 FROM {files} f WHERE f.blob = q.name)"
+                f"SELECT DISTINCT q.name FROM {SCRATCH_BLOBS} q WHERE {unreferenced}"  # noqa: S608
             )
             while rows := cursor.fetchmany(size):
                 for (name,) in rows:
@@ -453,39 +526,67 @@ def _drain_blobs(result: DeletionResult) -> None:
         )
 
 
-def _delete_files(where: str, params: list[Any], files: QuerySet[File], *, queue: bool) -> int:
-    """Delete the files ``where`` selects (``files`` is the same set as a queryset).
+def _blob_list_max() -> int:
+    """Up to this many files, blob names are held in a list, not the database queue."""
+    return int(getattr(settings, "DELETION_BLOB_CHUNK_SIZE", 200))
 
-    With ``queue``, their blob names go to the database's queue first (see
-    :func:`_queue_blobs`); on PostgreSQL one statement deletes the rows and queues
-    the names (``WITH gone AS (DELETE … RETURNING blob) INSERT …``).
+
+def _delete_files_returning(file_set: _FileSet) -> tuple[int, list[str]]:
+    """Delete the files; their count and blob names (``DELETE … RETURNING blob``)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {File._meta.db_table} WHERE {file_set.where} RETURNING blob",  # noqa: S608
+            file_set.params,
+        )
+        rows = cursor.fetchall()
+    return len(rows), [name for (name,) in rows if name]
+
+
+def _delete_files_queued(file_set: _FileSet) -> tuple[int, int | None]:
+    """Delete the files, noting their blob names in the database's queue.
+
+    Returns the number of files and of names queued (``None``: not known). On
+    PostgreSQL one statement deletes the rows and queues the names (``WITH gone
+    AS (DELETE … RETURNING blob) INSERT …``).
     """
-    if not queue:
-        return files.delete()[0]
     if connection.vendor != "postgresql":
-        _queue_blobs(files)
-        return files.delete()[0]
-    table = File._meta.db_table
+        _queue_blobs(file_set.files)
+        return file_set.files.delete()[0], None
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {SCRATCH_BLOBS} (name varchar(500))")
         cursor.execute(
-            f"WITH gone AS (DELETE FROM {table} WHERE {where} RETURNING blob), "  # noqa: S608
+            f"WITH gone AS (DELETE FROM {File._meta.db_table} WHERE {file_set.where} "  # noqa: S608
+            "RETURNING blob), "
             f"queued AS (INSERT INTO {SCRATCH_BLOBS} (name) "
             "SELECT blob FROM gone WHERE blob <> '') "
-            "SELECT COUNT(*) FROM gone",
-            params,
+            "SELECT COUNT(*), COUNT(*) FILTER (WHERE blob <> '') FROM gone",
+            file_set.params,
         )
-        return cursor.fetchone()[0]
+        files, queued = cursor.fetchone()
+    return files, queued
+
+
+@dataclass
+class _Deleted:
+    """What :func:`_execute` deleted, and the blobs to remove after commit."""
+
+    counts: Counter[str]
+    #: blob names held in memory (few: see ``_blob_list_max``)
+    blob_names: list[str] = field(default_factory=list)
+    #: names put in the database queue; ``None``: some, how many is not known
+    queued: int | None = 0
 
 
 def _execute(
-    plan: _Plan, *, queue_blobs: bool = False, children: Counter[str] | None = None
-) -> tuple[Counter[str], list[str]]:
-    """Delete what the plan names; return counts and the blob names to remove.
+    plan: _Plan, *, queue_blobs: bool = False, children: _Children | None = None
+) -> _Deleted:
+    """Delete what the plan names; return counts and the blobs to remove.
 
-    With ``queue_blobs`` the names go to the database's queue instead (see
-    :func:`_queue_blobs`) and the returned list is empty. ``children`` are the
-    counts of :func:`_count_children` when the caller has them already.
+    Blob names come back in a list, except with ``queue_blobs`` for a file set
+    that may be large (the collections' files, or more than ``_blob_list_max``
+    own files of the chats): those go to the database's queue (see
+    :func:`_queue_blobs`). ``children`` are the counts of
+    :func:`_count_children` when the caller has them already.
 
     The files of the chats that belong to no collection are deleted first (their
     blobs must be noted); then the chats, whose messages, project links and
@@ -495,18 +596,26 @@ def _execute(
     cascade alone: the chat delete still runs its cascade triggers, which then
     find nothing (p3 at large: 299 ms + 95 ms against 162 ms for the cascade).
     """
-    counts: Counter[str] = Counter()
-    blob_names: list[str] = []
-    for where, params, files in _file_sets(plan):
-        if not queue_blobs:
-            blob_names.extend(name for name in files.values_list("blob", flat=True) if name)
-        counts["files"] += _delete_files(where, params, files, queue=queue_blobs)
-    counts.update(children if children is not None else _count_children(plan.chat_ids))
+    if children is None:
+        children = _count_children(plan.chat_ids)
+    deleted = _Deleted(Counter())
+    counts = deleted.counts
+    for file_set in _file_sets(plan):
+        few = file_set.of_chats and children.own_files <= _blob_list_max()
+        if few or not queue_blobs:
+            n, names = _delete_files_returning(file_set)
+            deleted.blob_names += names
+        else:
+            n, queued = _delete_files_queued(file_set)
+            if deleted.queued is not None:
+                deleted.queued = None if queued is None else deleted.queued + queued
+        counts["files"] += n
+    counts.update(children.counts)
     for ids in _id_sets(plan.chat_ids):
         counts["chats"] += Chat.objects.filter(id__in=ids).delete()[0]
     for ids in _id_sets(plan.collection_ids):
         counts["collections"] += Collection.objects.filter(id__in=ids).delete()[0]
-    return counts, blob_names
+    return deleted
 
 
 def _remove_blob(name: str, result: DeletionResult) -> None:
@@ -602,11 +711,13 @@ def _run(
         result.record_id = record.pk
     if children is None:
         children = _count_children(plan.chat_ids)
-    connected = _connected_chats(plan) if children["connections"] else []
-    counts, _ = _execute(plan, queue_blobs=True, children=children)
+    connected = _connected(plan, children)
+    deleted = _execute(plan, queue_blobs=True, children=children)
+    counts, queued = deleted.counts, deleted.queued
     if also is not None:
         more_counts, _ = also(False)
         counts.update(more_counts)
+        queued = None  # a user's remaining files are queued by ``also``
     result.counts = counts
     if record is None:
         record = _record(ctx, result)
@@ -614,16 +725,26 @@ def _run(
         _save_counts(result)
     result.record_id = record.pk
     result.deleted_at = record.created_at
-    if counts["files"] or connected:
-        transaction.on_commit(partial(_after_commit, counts["files"] > 0, result, connected))
+    if deleted.blob_names or queued != 0 or connected:
+        transaction.on_commit(partial(_after_commit, result, deleted.blob_names, queued, connected))
     _log(ctx, result)
     return result
 
 
-def _after_commit(queued: bool, result: DeletionResult, chat_ids: list[int]) -> None:
+def _connected(plan: _Plan, children: _Children) -> list[int]:
+    """Chats of the plan with socket records: the only ones to notify after commit."""
+    if children.connected is not None:
+        return children.connected
+    return _connected_chats(plan) if children.counts["connections"] else []
+
+
+def _after_commit(
+    result: DeletionResult, blob_names: list[str], queued: int | None, chat_ids: list[int]
+) -> None:
     """Blobs and socket notices, once the rows' deletion has committed."""
-    if queued:
-        _drain_blobs(result)
+    if blob_names or queued != 0:
+        _remove_blobs(blob_names, result)
+        _drain_blobs(result, queued)
         _save_counts(result)
     _notify_chats_deleted(chat_ids)
 
@@ -763,14 +884,16 @@ def _run_batched(
             staged = _stage(Chat.objects.filter(id__in=window), lock=True, by_type=by_type)
             batch = _Plan(staged, [], plan.delete_chat_files, by_type)
             children = _count_children(staged)
-            connected = _connected_chats(batch) if children["connections"] else []
-            counts, _ = _execute(batch, queue_blobs=True, children=children)
-            result.counts.update(counts)
+            connected = _connected(batch, children)
+            deleted = _execute(batch, queue_blobs=True, children=children)
+            result.counts.update(deleted.counts)
             result.by_type.update(batch.by_type)
             done += 1
             result.batches = done
             _save_counts(result)
-            transaction.on_commit(partial(_after_commit, counts["files"] > 0, result, connected))
+            transaction.on_commit(
+                partial(_after_commit, result, deleted.blob_names, deleted.queued, connected)
+            )
         if progress is not None:
             progress(done, max(total, done + 1))
     with transaction.atomic():
@@ -786,15 +909,17 @@ def _run_batched(
                 .values_list("id", flat=True)
             )
         final = _Plan([], collection_ids, False, Counter())
-        counts, _ = _execute(final, queue_blobs=True)
+        deleted = _execute(final, queue_blobs=True)
+        queued = deleted.queued
         if also is not None:
             more_counts, _ = also(False)
-            counts.update(more_counts)
-        result.counts.update(counts)
+            deleted.counts.update(more_counts)
+            queued = None  # a user's remaining files are queued by ``also``
+        result.counts.update(deleted.counts)
         done += 1
         result.batches = done
         _save_counts(result)
-        transaction.on_commit(partial(_after_commit, counts["files"] > 0, result, []))
+        transaction.on_commit(partial(_after_commit, result, deleted.blob_names, queued, []))
     if progress is not None:
         progress(done, done)
     _log(ctx, result)
@@ -827,8 +952,8 @@ def _perform(
             by_type: Counter[str] = Counter()
             chat_ids = _stage(chats, lock=True, by_type=by_type)
             children = _count_children(chat_ids)
-            if threshold is not None and children["messages"] > threshold:
-                raise _TooLarge(children["messages"])
+            if threshold is not None and children.counts["messages"] > threshold:
+                raise _TooLarge(children.counts["messages"])
             plan = _Plan(
                 chat_ids=chat_ids,
                 collection_ids=(
@@ -904,11 +1029,10 @@ def chat_delete(
     children = _count_children(
         plan.chat_ids, live_since=_live_cutoff() if refuse_if_connected else None
     )
-    live = children.pop("live_connections", 0)
-    if live:
+    if children.live_connections:
         raise Conflict(
             "Chat has active WebSocket connections; close them and try again.",
-            active_connections=live,
+            active_connections=children.live_connections,
         )
     return _run(plan, ctx, children=children)
 

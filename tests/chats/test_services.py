@@ -248,7 +248,11 @@ def test_collection_linked_by_surviving_chat_stays(user):
     assert File.objects.filter(pk=f.pk).exists()
 
 
-def test_query_count_does_not_grow_with_data(user):
+def test_query_count_does_not_grow_with_data(user, settings):
+    # Up to DELETION_BLOB_CHUNK_SIZE own files, blob names are held in a list;
+    # above, they go through the database queue. Both regimes are constant.
+    settings.DELETION_BLOB_CHUNK_SIZE = 50
+
     def run(n):
         u = UserFactory()
         for i in range(n):
@@ -265,7 +269,8 @@ def test_query_count_does_not_grow_with_data(user):
             services.conversations_delete(user=u, flags=services.ConversationFlags(), ctx=ctx(u))
         return len(q.captured_queries)
 
-    assert run(2) == run(12)  # small selections: ids in a list
+    assert run(2) == run(12)  # small selections: ids in a list, few files
+    assert run(60) == run(90)  # ids in a list, files through the queue
     assert run(110) == run(220)  # larger ones: staged in a temporary table
 
 
@@ -367,6 +372,45 @@ def test_blobs_are_removed_in_chunks_from_the_database_queue(
     with connection.cursor() as cursor:  # the queue is empty again
         cursor.execute(f"SELECT count(*) FROM {services.SCRATCH_BLOBS}")
         assert cursor.fetchone()[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("chunk", "in_collection"),
+    [
+        (200, False),  # few own files: names held in a list, checked after commit
+        (2, False),  # more than the chunk: the queue, read with a server-side cursor
+        (200, True),  # a collection's files: the queue, few names read in one go
+    ],
+    ids=["list", "queue-chunked", "queue-few"],
+)
+def test_a_blob_still_referenced_stays_whichever_way_names_travel(
+    user, other_user, settings, django_capture_on_commit_callbacks, chunk, in_collection
+):
+    settings.DELETION_BLOB_CHUNK_SIZE = chunk
+    collection = CollectionFactory(owner=user) if in_collection else None
+    chat = ChatFactory(
+        owner=user,
+        conversation_type=ConversationType.USER_FILES if in_collection else None,
+        collection=collection,
+    )
+    files = [
+        FileFactory(owner=user, chat=None if in_collection else chat, collection=collection)
+        for _ in range(3)
+    ]
+    # Another user's file points at the first blob (e.g. a copy): it must stay.
+    survivor = FileFactory(owner=other_user)
+    default_storage.delete(survivor.blob.name)
+    File.objects.filter(pk=survivor.pk).update(blob=files[0].blob.name)
+    with django_capture_on_commit_callbacks(execute=True):
+        result = services.conversations_delete(
+            user=user, flags=services.ConversationFlags(), ctx=ctx(user)
+        )
+    assert result.counts["files"] == 3
+    assert result.counts["blobs"] == 2
+    assert default_storage.exists(files[0].blob.name)
+    assert not any(default_storage.exists(f.blob.name) for f in files[1:])
+    assert File.objects.filter(pk=survivor.pk).exists()
+    assert DeletionRecord.objects.get(pk=result.record_id).counts["blobs"] == 2
 
 
 def test_a_rolled_back_deletion_queues_no_blob(user, django_capture_on_commit_callbacks):
