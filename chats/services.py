@@ -1049,6 +1049,18 @@ def chats_delete_preview(*, chats: QuerySet[Chat]) -> DeletionResult:
     return _run(_plan(chats, lock=False), DeletionContext(None, "preview"), dry_run=True)
 
 
+def _id_among(ids: list[int]) -> Q:
+    """``id IN ids`` for a list a client sent (possibly long).
+
+    On PostgreSQL a long list travels as one array parameter
+    (``id IN (SELECT unnest(%s::bigint[]))``): a thousand ids cost one parameter
+    instead of a thousand placeholders, in the SQL text and in the driver's memory.
+    """
+    if connection.vendor != "postgresql" or len(ids) <= SMALL_SELECTION:
+        return Q(id__in=ids)
+    return Q(id__in=RawSQL("SELECT unnest(%s::bigint[])", (ids,)))
+
+
 @transaction.atomic
 def project_chats_delete(
     *, owner: User, project_id: int, chat_ids: Sequence[int], ctx: DeletionContext
@@ -1066,7 +1078,7 @@ def project_chats_delete(
         return DeletionResult()
     # An id no primary key can hold is simply missing (SQLite raises OverflowError on it).
     storable = [i for i in wanted if 0 < i <= 2**63 - 1]
-    chats = Chat.objects.filter(id__in=storable, owner=owner, project_links__project=project)
+    chats = Chat.objects.filter(_id_among(storable), owner=owner, project_links__project=project)
     plan = _plan(chats, small_ok=len(storable) <= SMALL_SELECTION)
     found = len(plan.chat_ids)
     missing = [] if found == len(wanted) else sorted(set(wanted) - set(_as_list(plan.chat_ids)))

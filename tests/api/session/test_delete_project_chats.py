@@ -304,6 +304,38 @@ def test_all_or_nothing_when_a_chat_is_not_in_the_project(
     assert row_counts() == before
 
 
+@pytest.mark.parametrize("with_missing", [False, True])
+def test_a_batch_larger_than_a_small_selection_is_staged_all_or_nothing(
+    session_client, user, other_user, project, with_missing
+):
+    """Over 100 ids the selection is staged (and on PostgreSQL the ids travel as
+    one array parameter); the rules are the same."""
+    chats = [
+        ProjectChatFactory(project=project, chat__owner=user).chat
+        for _ in range(services.SMALL_SELECTION + 20)
+    ]
+    others = ProjectChatFactory(project__owner=other_user).chat
+    ids = [c.pk for c in chats] + ([others.pk, HUGE] if with_missing else [])
+    before = row_counts()
+
+    response = delete(session_client, project_chats_url(user.pk, project.pk), {"chat_ids": ids})
+
+    if with_missing:
+        assert response.status_code == 404
+        assert response.json() == not_found(
+            f"Chats not found in project: {others.pk}, {HUGE}", missing_ids=[others.pk, HUGE]
+        )
+        assert row_counts() == before
+    else:
+        assert response.status_code == 200
+        assert response.json() is True
+        assert not Chat.objects.filter(pk__in=ids).exists()
+        assert Chat.objects.filter(pk=others.pk).exists()
+        record = DeletionRecord.objects.get()
+        assert record.counts["chats"] == len(chats)
+        assert record.counts["links"] == len(chats)
+
+
 def test_other_users_chat_cannot_be_deleted_through_own_project(
     session_client, user, other_user, project
 ):
