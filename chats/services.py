@@ -6,24 +6,28 @@ commands — translates its input into a call here and the result into its outpu
 How a deletion runs:
 
 1. *Plan*: lock the chats to delete (``SELECT … FOR UPDATE`` in id order, so
-   concurrent deletions of overlapping sets queue instead of deadlocking) and work
-   out which collections and files go with them. Only ids are read, never rows of
-   messages.
-2. *Execute* set-based: large child tables first (messages, links, connections,
-   files by chat id, in chunks of ``DELETION_CHUNK_SIZE`` ids), then the chats and
-   collections. The database's ``ON DELETE`` rules handle whatever is left (for
-   example ``File.chat`` becoming NULL for a file that stays in a collection).
-3. *Record*: one ``DeletionRecord`` with the actor, interface and counts, in the
+   concurrent deletions of overlapping sets queue instead of deadlocking; the same
+   statement tallies their conversation types) and work out which collections and
+   files go with them. Only ids are read, never rows of messages. More than
+   ``SMALL_SELECTION`` chats are staged in a temporary table instead of a list.
+2. *Count* what goes by cascade — messages, project links, socket records — and
+   the chats' own files, in one statement, while the chats are locked.
+3. *Execute* set-based: the files first (their blob names are needed), then the
+   chats, whose messages, links and socket records go by the database's
+   ``ON DELETE CASCADE`` (``File.chat`` becomes NULL for a file that stays in a
+   collection), then the collections.
+4. *Record*: one ``DeletionRecord`` with the actor, interface and counts, in the
    same transaction.
-4. *After commit*: remove the blobs of the deleted file rows (a blob is never
+5. *After commit*: remove the blobs of the deleted file rows (a blob is never
    removed before its row's deletion commits; one still referenced by another row
    is kept) and tell live WebSockets of the deleted chats to close. A blob that
    storage refuses to remove is reported in ``DeletionResult.errors`` and on the
    record, and left for ``cleanup_orphans``.
 
-Large purges (more than ``DELETION_BATCH_THRESHOLD`` messages, outside any
-caller's transaction) run in batches of chats, each its own short transaction
-with PostgreSQL lock and statement timeouts; see "large purges" below.
+Large purges (more than ``DELETION_BATCH_THRESHOLD`` messages by the count of
+step 2, outside any caller's transaction) run in batches of chats, each its own
+short transaction with PostgreSQL lock and statement timeouts; see "large
+purges" below.
 
 What goes with what:
 
@@ -172,17 +176,28 @@ def _as_list(ids: ChatIds) -> list[int]:
     return ids.ids() if isinstance(ids, _Staged) else list(ids)
 
 
-def _in_value(ids: Sequence[int] | _Staged) -> Sequence[int] | RawSQL:
-    """One ``__in`` value for all of ``ids`` (a subquery when staged)."""
-    return ids.subquery() if isinstance(ids, _Staged) else list(ids)
+def _in_value(ids: Sequence[int] | _Staged | RawSQL) -> Sequence[int] | RawSQL:
+    """One ``__in`` value for all of ``ids``: our subquery when staged; for a list
+    on PostgreSQL, one array parameter (``IN (SELECT unnest(%s::bigint[]))``), so
+    a thousand ids cost one parameter instead of a thousand placeholders, in the
+    SQL text and in the driver's memory."""
+    if isinstance(ids, _Staged):
+        return ids.subquery()
+    if isinstance(ids, RawSQL):
+        return ids
+    ids = list(ids)
+    if connection.vendor == "postgresql" and len(ids) > 1:
+        return RawSQL("SELECT unnest(%s::bigint[])", (ids,))
+    return ids
 
 
 # --------------------------------------------------------------------------- planning
 
 
 #: Up to this many chats, a plan keeps their ids in a list: one locking SELECT
-#: instead of creating, filling and analysing the temporary table.
-SMALL_SELECTION = 100
+#: instead of creating, filling and analysing the temporary table (on PostgreSQL
+#: the list then travels as one array parameter). The bound keeps memory flat.
+SMALL_SELECTION = 1000
 
 
 def _stage(
@@ -323,20 +338,20 @@ class _FileSet:
 def _file_sets(plan: _Plan) -> Iterator[_FileSet]:
     if plan.delete_chat_files:
         for ids in _id_sets(plan.chat_ids):
-            in_sql, params = _in_sql(ids)
+            among, params = _among("chat_id", ids)
             yield _FileSet(
                 True,
-                f"chat_id IN ({in_sql}) AND collection_id IS NULL",
+                f"{among} AND collection_id IS NULL",
                 params,
-                File.objects.filter(chat_id__in=ids, collection__isnull=True),
+                File.objects.filter(chat_id__in=_in_value(ids), collection__isnull=True),
             )
     for ids in _id_sets(plan.collection_ids):
-        in_sql, params = _in_sql(ids)
+        among, params = _among("collection_id", ids)
         yield _FileSet(
             False,
-            f"collection_id IN ({in_sql})",
+            among,
             params,
-            File.objects.filter(collection_id__in=ids),
+            File.objects.filter(collection_id__in=_in_value(ids)),
         )
 
 
@@ -346,11 +361,15 @@ def _files_of(plan: _Plan) -> Iterator[QuerySet[File]]:
         yield file_set.files
 
 
-def _in_sql(ids: Sequence[int] | RawSQL) -> tuple[str, list[Any]]:
-    """SQL and parameters for ``… IN (<here>)``: a subquery or a list of ids."""
+def _among(column: str, ids: Sequence[int] | RawSQL) -> tuple[str, list[Any]]:
+    """SQL condition ``column`` is one of ``ids`` (our subquery, or a list), and its
+    parameters. On PostgreSQL a list is one array parameter (``= ANY(%s)``), so
+    the statement's size does not grow with the number of ids."""
     if isinstance(ids, RawSQL):
-        return ids.sql, list(ids.params)
-    return ", ".join(["%s"] * len(ids)), list(ids)
+        return f"{column} IN ({ids.sql})", list(ids.params)
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s::bigint[])", [list(ids)]
+    return f"{column} IN ({', '.join(['%s'] * len(ids))})", list(ids)
 
 
 @dataclass
@@ -395,27 +414,27 @@ def _count_children(chat_ids: ChatIds, *, live_since: Any = None) -> _Children:
     if listed:
         children.connected = []
     for ids in _id_sets(chat_ids):
-        in_sql, in_params = _in_sql(ids)
+        among, in_params = _among("chat_id", ids)
         # Table names come from the models; ids are parameters or our subquery.
         columns = [
-            f"(SELECT COUNT(*) FROM {table} WHERE chat_id IN ({in_sql}))"  # noqa: S608
+            f"(SELECT COUNT(*) FROM {table} WHERE {among})"  # noqa: S608
             for table in tables.values()
         ]
         columns.append(
             f"(SELECT COUNT(*) FROM {files} "  # noqa: S608
-            f"WHERE chat_id IN ({in_sql}) AND collection_id IS NULL)"
+            f"WHERE {among} AND collection_id IS NULL)"
         )
         params = in_params * len(columns)
         if live_since is not None:
             columns.append(
                 f"(SELECT COUNT(*) FROM {tables['connections']} "  # noqa: S608
-                f"WHERE chat_id IN ({in_sql}) AND last_seen_at >= %s)"
+                f"WHERE {among} AND last_seen_at >= %s)"
             )
             params += [*in_params, live_since]
         if listed:
             columns.append(
                 f"(SELECT {_connected_sql('chat_id')} FROM {tables['connections']} "  # noqa: S608
-                f"WHERE chat_id IN ({in_sql}))"
+                f"WHERE {among})"
             )
             params += in_params
         with connection.cursor() as cursor:
@@ -451,7 +470,7 @@ def _connected_chats(plan: _Plan) -> list[int]:
     connected: list[int] = []
     for ids in _id_sets(plan.chat_ids):
         connected.extend(
-            ChatConnection.objects.filter(chat_id__in=ids)
+            ChatConnection.objects.filter(chat_id__in=_in_value(ids))
             .order_by()
             .values_list("chat_id", flat=True)
             .distinct()
@@ -532,14 +551,22 @@ def _blob_list_max() -> int:
 
 
 def _delete_files_returning(file_set: _FileSet) -> tuple[int, list[str]]:
-    """Delete the files; their count and blob names (``DELETE … RETURNING blob``)."""
+    """Delete the files; their count and the blob names no other row references.
+
+    One statement: ``DELETE … RETURNING blob`` with, for each row, whether a file
+    that stays (one the same condition does not select: ``IS NOT TRUE``, so a NULL
+    chat or collection counts as staying) still references its blob.
+    """
+    table = File._meta.db_table
+    cursor_sql = (
+        f"DELETE FROM {table} WHERE {file_set.where} "  # noqa: S608
+        f"RETURNING blob, EXISTS (SELECT 1 FROM {table} o "
+        f"WHERE o.blob = {table}.blob AND ({file_set.where}) IS NOT TRUE)"
+    )
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"DELETE FROM {File._meta.db_table} WHERE {file_set.where} RETURNING blob",  # noqa: S608
-            file_set.params,
-        )
+        cursor.execute(cursor_sql, [*file_set.params, *file_set.params])
         rows = cursor.fetchall()
-    return len(rows), [name for (name,) in rows if name]
+    return len(rows), sorted({name for name, in_use in rows if name and not in_use})
 
 
 def _delete_files_queued(file_set: _FileSet) -> tuple[int, int | None]:
@@ -612,9 +639,9 @@ def _execute(
         counts["files"] += n
     counts.update(children.counts)
     for ids in _id_sets(plan.chat_ids):
-        counts["chats"] += Chat.objects.filter(id__in=ids).delete()[0]
+        counts["chats"] += Chat.objects.filter(id__in=_in_value(ids)).delete()[0]
     for ids in _id_sets(plan.collection_ids):
-        counts["collections"] += Collection.objects.filter(id__in=ids).delete()[0]
+        counts["collections"] += Collection.objects.filter(id__in=_in_value(ids)).delete()[0]
     return deleted
 
 
@@ -636,13 +663,18 @@ def _remove_blob(name: str, result: DeletionResult) -> None:
         result.counts["blobs"] += 1
 
 
-def _remove_blobs(names: Iterable[str], result: DeletionResult) -> None:
-    """Remove blobs whose rows are gone (a list of names, e.g. one sweeper batch)."""
+def _remove_blobs(names: Iterable[str], result: DeletionResult, *, checked: bool = False) -> None:
+    """Remove blobs whose rows are gone (a list of names, e.g. one sweeper batch).
+
+    Unless ``checked`` (the names come from :func:`_delete_files_returning`, which
+    left out the blobs still in use), the rows are asked again first: a blob that
+    a file row references stays.
+    """
     names = sorted(set(names))
     if not names:
         return
     still_referenced: set[str] = set()
-    for start in range(0, len(names), _chunk_size()):
+    for start in range(0, len(names) if not checked else 0, _chunk_size()):
         still_referenced.update(
             File.objects.filter(blob__in=names[start : start + _chunk_size()]).values_list(
                 "blob", flat=True
@@ -718,6 +750,8 @@ def _run(
         more_counts, _ = also(False)
         counts.update(more_counts)
         queued = None  # a user's remaining files are queued by ``also``
+    # Blobs to remove after commit (see ``_after_commit``).
+    counts["blobs"] = _expected_blobs(deleted.blob_names, queued)
     result.counts = counts
     if record is None:
         record = _record(ctx, result)
@@ -741,12 +775,28 @@ def _connected(plan: _Plan, children: _Children) -> list[int]:
 def _after_commit(
     result: DeletionResult, blob_names: list[str], queued: int | None, chat_ids: list[int]
 ) -> None:
-    """Blobs and socket notices, once the rows' deletion has committed."""
+    """Blobs and socket notices, once the rows' deletion has committed.
+
+    The record was written with the blobs the deletion expects to remove (those
+    in ``blob_names`` and the names it queued); it is updated only when the
+    outcome differs: storage refused some (listed in ``errors``), or queued names
+    were shared or still in use, or their number was not known (SQLite).
+    """
     if blob_names or queued != 0:
-        _remove_blobs(blob_names, result)
+        expected = _expected_blobs(blob_names, queued)
+        result.counts["blobs"] -= expected
+        before = result.counts["blobs"]
+        _remove_blobs(blob_names, result, checked=True)
         _drain_blobs(result, queued)
-        _save_counts(result)
+        removed = result.counts["blobs"] - before
+        if result.errors or queued is None or removed != expected:
+            _save_counts(result)
     _notify_chats_deleted(chat_ids)
+
+
+def _expected_blobs(blob_names: list[str], queued: int | None) -> int:
+    """Blobs a deletion expects to remove after commit (written on its record)."""
+    return len(blob_names) + (queued or 0)
 
 
 def _save_counts(result: DeletionResult) -> None:
@@ -886,6 +936,7 @@ def _run_batched(
             children = _count_children(staged)
             connected = _connected(batch, children)
             deleted = _execute(batch, queue_blobs=True, children=children)
+            deleted.counts["blobs"] = _expected_blobs(deleted.blob_names, deleted.queued)
             result.counts.update(deleted.counts)
             result.by_type.update(batch.by_type)
             done += 1
@@ -915,6 +966,7 @@ def _run_batched(
             more_counts, _ = also(False)
             deleted.counts.update(more_counts)
             queued = None  # a user's remaining files are queued by ``also``
+        deleted.counts["blobs"] = _expected_blobs(deleted.blob_names, queued)
         result.counts.update(deleted.counts)
         done += 1
         result.batches = done
@@ -1049,18 +1101,6 @@ def chats_delete_preview(*, chats: QuerySet[Chat]) -> DeletionResult:
     return _run(_plan(chats, lock=False), DeletionContext(None, "preview"), dry_run=True)
 
 
-def _id_among(ids: list[int]) -> Q:
-    """``id IN ids`` for a list a client sent (possibly long).
-
-    On PostgreSQL a long list travels as one array parameter
-    (``id IN (SELECT unnest(%s::bigint[]))``): a thousand ids cost one parameter
-    instead of a thousand placeholders, in the SQL text and in the driver's memory.
-    """
-    if connection.vendor != "postgresql" or len(ids) <= SMALL_SELECTION:
-        return Q(id__in=ids)
-    return Q(id__in=RawSQL("SELECT unnest(%s::bigint[])", (ids,)))
-
-
 @transaction.atomic
 def project_chats_delete(
     *, owner: User, project_id: int, chat_ids: Sequence[int], ctx: DeletionContext
@@ -1078,7 +1118,9 @@ def project_chats_delete(
         return DeletionResult()
     # An id no primary key can hold is simply missing (SQLite raises OverflowError on it).
     storable = [i for i in wanted if 0 < i <= 2**63 - 1]
-    chats = Chat.objects.filter(_id_among(storable), owner=owner, project_links__project=project)
+    chats = Chat.objects.filter(
+        id__in=_in_value(storable), owner=owner, project_links__project=project
+    )
     plan = _plan(chats, small_ok=len(storable) <= SMALL_SELECTION)
     found = len(plan.chat_ids)
     missing = [] if found == len(wanted) else sorted(set(wanted) - set(_as_list(plan.chat_ids)))

@@ -248,10 +248,13 @@ def test_collection_linked_by_surviving_chat_stays(user):
     assert File.objects.filter(pk=f.pk).exists()
 
 
-def test_query_count_does_not_grow_with_data(user, settings):
+def test_query_count_does_not_grow_with_data(user, settings, monkeypatch):
     # Up to DELETION_BLOB_CHUNK_SIZE own files, blob names are held in a list;
-    # above, they go through the database queue. Both regimes are constant.
+    # above, they go through the database queue. Up to SMALL_SELECTION chats, ids
+    # are listed; above, staged. Every regime is constant (both bounds lowered
+    # here to keep the test small).
     settings.DELETION_BLOB_CHUNK_SIZE = 50
+    monkeypatch.setattr(services, "SMALL_SELECTION", 100)
 
     def run(n):
         u = UserFactory()
@@ -277,14 +280,15 @@ def test_query_count_does_not_grow_with_data(user, settings):
 def test_one_chat_takes_a_fixed_small_number_of_statements(
     user, django_capture_on_commit_callbacks
 ):
-    """Lock (with the type tally), child counts, files (+ queue), the chat (the
-    database cascades messages, links and sockets), the record; after commit the
-    queue is drained and the record updated. The same for 3 or 300 messages."""
+    """Five, for 3 or 300 messages: the lock (with the type tally), the counts, the
+    files (returning their unused blob names), the chat (the database cascades
+    messages, links and sockets) and the record. After commit the blob is removed
+    without a query, and the record already says so."""
 
     def run(messages: int) -> int:
         chat = ChatFactory(owner=user)
         MessageFactory.create_batch(messages, chat=chat)
-        FileFactory(owner=user, chat=chat)
+        blob = FileFactory(owner=user, chat=chat).blob.name
         with (
             CaptureQueriesContext(connection) as q,
             django_capture_on_commit_callbacks(execute=True),
@@ -292,9 +296,11 @@ def test_one_chat_takes_a_fixed_small_number_of_statements(
             result = services.chat_delete(chat=chat, ctx=ctx(user), refuse_if_connected=True)
         assert result.counts["messages"] == messages
         assert result.counts["blobs"] == 1
+        assert not default_storage.exists(blob)
+        assert DeletionRecord.objects.get(pk=result.record_id).counts["blobs"] == 1
         return len([x for x in q.captured_queries if not _is_transaction(x["sql"])])
 
-    assert run(3) == run(300) <= 12
+    assert run(3) == run(300) == 5
 
 
 def _is_transaction(sql: str) -> bool:
@@ -425,8 +431,9 @@ def test_a_rolled_back_deletion_queues_no_blob(user, django_capture_on_commit_ca
     assert default_storage.exists(f.blob.name)
 
 
-def test_many_collections_are_staged_and_survivors_still_kept(user, other_user):
+def test_many_collections_are_staged_and_survivors_still_kept(user, other_user, monkeypatch):
     """Over SMALL_SELECTION collections take the temporary-table path; same rules."""
+    monkeypatch.setattr(services, "SMALL_SELECTION", 100)
     n = services.SMALL_SELECTION + 20
     collections = CollectionFactory.create_batch(n, owner=user)
     for collection in collections:

@@ -306,10 +306,11 @@ def test_all_or_nothing_when_a_chat_is_not_in_the_project(
 
 @pytest.mark.parametrize("with_missing", [False, True])
 def test_a_batch_larger_than_a_small_selection_is_staged_all_or_nothing(
-    session_client, user, other_user, project, with_missing
+    session_client, user, other_user, project, with_missing, monkeypatch
 ):
-    """Over 100 ids the selection is staged (and on PostgreSQL the ids travel as
-    one array parameter); the rules are the same."""
+    """Over SMALL_SELECTION ids (lowered to 100 here) the selection is staged; on
+    PostgreSQL the ids travel as one array parameter. The rules are the same."""
+    monkeypatch.setattr(services, "SMALL_SELECTION", 100)
     chats = [
         ProjectChatFactory(project=project, chat__owner=user).chat
         for _ in range(services.SMALL_SELECTION + 20)
