@@ -59,7 +59,9 @@ class File(models.Model):
         Collection, null=True, blank=True, on_delete=models.DB_SET_NULL, related_name="files"
     )
     name = models.CharField(max_length=255)
-    blob = models.FileField(upload_to=upload_to, max_length=500)
+    # Indexed: before a blob is removed, the deletion service asks whether another
+    # row still references it (a copy); without the index that is a full scan.
+    blob = models.FileField(upload_to=upload_to, max_length=500, db_index=True)
     size = models.PositiveBigIntegerField(default=0)
     content_type = models.CharField(max_length=200, default="application/octet-stream")
     created_at = models.DateTimeField(default=timezone.now)

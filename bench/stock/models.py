@@ -121,7 +121,7 @@ class StockFile(models.Model):
         StockCollection, null=True, blank=True, on_delete=models.SET_NULL, related_name="files"
     )
     name = models.CharField(max_length=255)
-    blob = models.FileField(upload_to="stock/", max_length=500)
+    blob = models.FileField(upload_to="stock/", max_length=500, db_index=True)
     size = models.PositiveBigIntegerField(default=0)
     content_type = models.CharField(max_length=200, default="application/octet-stream")
     created_at = models.DateTimeField(default=timezone.now)
