@@ -166,9 +166,11 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-# Deletion service: ids per SQL statement; above DELETION_BATCH_THRESHOLD messages a
-# deletion runs in batches of DELETION_BATCH_CHATS chats, each its own short
-# transaction with these PostgreSQL timeouts (see chats/services.py and the README).
+# Deletion service: ids per SQL statement; blob names held in memory (more go
+# through a queue in the database, read back in chunks of that size); above
+# DELETION_BATCH_THRESHOLD messages (counted) a deletion runs in batches of
+# DELETION_BATCH_CHATS chats, each its own short transaction with these PostgreSQL
+# timeouts (see chats/services.py and the README).
 DELETION_CHUNK_SIZE = env.int("DELETION_CHUNK_SIZE", default=5000)
 DELETION_BLOB_CHUNK_SIZE = env.int("DELETION_BLOB_CHUNK_SIZE", default=200)
 DELETION_BATCH_THRESHOLD = env.int("DELETION_BATCH_THRESHOLD", default=500_000)
