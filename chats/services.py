@@ -728,9 +728,12 @@ def _run(
     *,
     dry_run: bool = False,
     also: Also | None = None,
-    children: Counter[str] | None = None,
+    children: _Children | None = None,
 ) -> DeletionResult:
-    """Execute (or only count) a plan inside the caller's transaction."""
+    """Execute (or only count) a plan inside the caller's transaction.
+
+    ``children``: the counts of :func:`_count_children`, when the caller has them.
+    """
     result = DeletionResult(by_type=plan.by_type, dry_run=dry_run)
     if dry_run:
         result.counts = _count(plan)
