@@ -387,6 +387,8 @@ class _Children:
     live_connections: int = 0
     #: chats with socket records (to notify after commit); ``None``: not gathered
     connected: list[int] | None = None
+    #: files in the plan's collections, for a listed few; ``None``: not counted
+    collection_files: int | None = None
 
 
 def _connected_sql(column: str) -> str:
@@ -395,7 +397,12 @@ def _connected_sql(column: str) -> str:
     return f"group_concat(DISTINCT {column})"
 
 
-def _count_children(chat_ids: ChatIds, *, live_since: Any = None) -> _Children:
+def _count_children(
+    chat_ids: ChatIds,
+    *,
+    live_since: Any = None,
+    collection_ids: Sequence[int] | _Staged = (),
+) -> _Children:
     """Messages, links, socket records and own files of the chats: one statement
     per id set.
 
@@ -404,7 +411,8 @@ def _count_children(chat_ids: ChatIds, *, live_since: Any = None) -> _Children:
     (a message or link cannot be added to a locked chat: its foreign-key check
     waits for the lock). With ``live_since``, also the sockets whose heartbeat is
     at least that recent. For a listed selection (at most ``SMALL_SELECTION``
-    chats) the same statement names the chats that have socket records.
+    chats) the same statement names the chats that have socket records, and
+    counts the files of listed ``collection_ids`` (the collections going too).
     """
     children = _Children(Counter())
     tables = {
@@ -440,9 +448,20 @@ def _count_children(chat_ids: ChatIds, *, live_since: Any = None) -> _Children:
                 f"WHERE {among})"
             )
             params += in_params
+        count_collections = (
+            children.collection_files is None
+            and collection_ids
+            and not isinstance(collection_ids, _Staged)
+        )
+        if count_collections:
+            in_collections, collection_params = _among("collection_id", collection_ids)
+            columns.append(f"(SELECT COUNT(*) FROM {files} WHERE {in_collections})")  # noqa: S608
+            params += collection_params
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT {', '.join(columns)}", params)
             row = list(cursor.fetchone())
+        if count_collections:
+            children.collection_files = row.pop()
         if listed:
             connected = row.pop()
             if connected:
@@ -613,8 +632,8 @@ def _execute(
     """Delete what the plan names; return counts and the blobs to remove.
 
     Blob names come back in a list, except with ``queue_blobs`` for a file set
-    that may be large (the collections' files, or more than ``_blob_list_max``
-    own files of the chats): those go to the database's queue (see
+    that may be large (more than ``_blob_list_max`` files, or a number not
+    counted beforehand): those go to the database's queue (see
     :func:`_queue_blobs`). ``children`` are the counts of
     :func:`_count_children` when the caller has them already.
 
@@ -631,7 +650,8 @@ def _execute(
     deleted = _Deleted(Counter())
     counts = deleted.counts
     for file_set in _file_sets(plan):
-        few = file_set.of_chats and children.own_files <= _blob_list_max()
+        known = children.own_files if file_set.of_chats else children.collection_files
+        few = known is not None and known <= _blob_list_max()
         if few or not queue_blobs:
             n, names = _delete_files_returning(file_set)
             deleted.blob_names += names
@@ -1009,9 +1029,6 @@ def _perform(
         with transaction.atomic():
             by_type: Counter[str] = Counter()
             chat_ids = _stage(chats, lock=True, by_type=by_type)
-            children = _count_children(chat_ids)
-            if threshold is not None and children.counts["messages"] > threshold:
-                raise _TooLarge(children.counts["messages"])
             plan = _Plan(
                 chat_ids=chat_ids,
                 collection_ids=(
@@ -1024,6 +1041,9 @@ def _perform(
             )
             if extra_collections is not None:
                 plan.collection_ids = extra_collections()
+            children = _count_children(chat_ids, collection_ids=plan.collection_ids)
+            if threshold is not None and children.counts["messages"] > threshold:
+                raise _TooLarge(children.counts["messages"])
             result = _run(plan, ctx, also=make_also(plan) if make_also else None, children=children)
     except _TooLarge as large:
         staged = _stage(chats, lock=False, table=SCRATCH_ALL, small_ok=False)

@@ -381,16 +381,23 @@ def test_blobs_are_removed_in_chunks_from_the_database_queue(
 
 
 @pytest.mark.parametrize(
-    ("chunk", "in_collection"),
+    ("chunk", "in_collection", "whole_collection"),
     [
-        (200, False),  # few own files: names held in a list, checked after commit
-        (2, False),  # more than the chunk: the queue, read with a server-side cursor
-        (200, True),  # a collection's files: the queue, few names read in one go
+        (200, False, False),  # few own files: names returned by the DELETE
+        (2, False, False),  # more than the chunk: the queue, read with a server-side cursor
+        (200, True, False),  # a listed collection's files: counted first, so returned too
+        (200, True, True),  # a collection deleted alone: not counted, the queue, read at once
     ],
-    ids=["list", "queue-chunked", "queue-few"],
+    ids=["list-own", "queue-chunked", "list-collection", "queue-few"],
 )
 def test_a_blob_still_referenced_stays_whichever_way_names_travel(
-    user, other_user, settings, django_capture_on_commit_callbacks, chunk, in_collection
+    user,
+    other_user,
+    settings,
+    django_capture_on_commit_callbacks,
+    chunk,
+    in_collection,
+    whole_collection,
 ):
     settings.DELETION_BLOB_CHUNK_SIZE = chunk
     collection = CollectionFactory(owner=user) if in_collection else None
@@ -408,9 +415,14 @@ def test_a_blob_still_referenced_stays_whichever_way_names_travel(
     default_storage.delete(survivor.blob.name)
     File.objects.filter(pk=survivor.pk).update(blob=files[0].blob.name)
     with django_capture_on_commit_callbacks(execute=True):
-        result = services.conversations_delete(
-            user=user, flags=services.ConversationFlags(), ctx=ctx(user)
-        )
+        if whole_collection:
+            result = services.collections_delete(
+                collections=Collection.objects.filter(pk=collection.pk), ctx=ctx(user)
+            )
+        else:
+            result = services.conversations_delete(
+                user=user, flags=services.ConversationFlags(), ctx=ctx(user)
+            )
     assert result.counts["files"] == 3
     assert result.counts["blobs"] == 2
     assert default_storage.exists(files[0].blob.name)
