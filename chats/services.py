@@ -503,6 +503,11 @@ def _connected_chats(plan: _Plan) -> list[int]:
 SCRATCH_BLOBS = "neptun_deletion_blobs"
 
 
+def _create_blob_queue(cursor: Any) -> None:
+    """The per-connection queue of blob names (a no-op once it exists)."""
+    cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {SCRATCH_BLOBS} (name varchar(500))")
+
+
 def _queue_blobs(files: QuerySet[File]) -> None:
     """Note the blob names of ``files`` in a temporary table, in the database.
 
@@ -515,7 +520,7 @@ def _queue_blobs(files: QuerySet[File]) -> None:
     except EmptyResultSet:
         return
     with connection.cursor() as cursor:
-        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {SCRATCH_BLOBS} (name varchar(500))")
+        _create_blob_queue(cursor)
         cursor.execute(f"INSERT INTO {SCRATCH_BLOBS} (name) {sql}", params)
 
 
@@ -546,7 +551,7 @@ def _drain_blobs(result: DeletionResult, queued: int | None) -> None:
                 _remove_blob(name, result)
             return
         with connection.cursor() as cursor:
-            cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {SCRATCH_BLOBS} (name varchar(500))")
+            _create_blob_queue(cursor)
         with connection.chunked_cursor() as cursor:
             cursor.execute(
                 f"SELECT DISTINCT q.name FROM {SCRATCH_BLOBS} q WHERE {unreferenced}"  # noqa: S608
@@ -602,7 +607,7 @@ def _delete_files_queued(file_set: _FileSet) -> tuple[int, int | None]:
         _queue_blobs(file_set.files)
         return file_set.files.delete()[0], None
     with connection.cursor() as cursor:
-        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {SCRATCH_BLOBS} (name varchar(500))")
+        _create_blob_queue(cursor)
         cursor.execute(
             f"WITH gone AS (DELETE FROM {File._meta.db_table} WHERE {file_set.where} "  # noqa: S608
             "RETURNING blob), "
