@@ -2,8 +2,8 @@
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from neptun.api.docs import DocsView, SchemaView
 from neptun.views import healthz
 
 handler404 = "neptun.views.not_found"
@@ -12,8 +12,8 @@ handler500 = "neptun.views.internal_error"
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("api/schema/", SchemaView.as_view(), name="schema"),
+    path("api/docs/", DocsView.as_view(url_name="schema"), name="docs"),
     # Dialect 1: cookie session (``neptun-session``), Neptun error bodies.
     path("api/", include("neptun.api.session.urls")),
     # Dialect 2: tenant API keys (``X-API-Key``), ``{"detail": ...}`` errors.

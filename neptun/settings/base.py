@@ -15,6 +15,9 @@ Environment values (all optional except ``SECRET_KEY`` when ``DEBUG`` is off):
   switches, off by default so the app runs on plain loopback or behind a
   TLS-terminating proxy.
 - ``CHAT_CONNECTION_TTL`` (seconds a WebSocket heartbeat stays valid; default 60)
+- ``API_DOCS_ACCESS`` (who reads ``/api/schema/`` and ``/api/docs/``: ``public``,
+  ``staff`` or ``off``; default ``public`` with DEBUG on, ``staff`` with it off —
+  see ``neptun/api/docs.py``)
 """
 
 from pathlib import Path
@@ -211,6 +214,11 @@ MAX_PAGE_SIZE = env.int("MAX_PAGE_SIZE", default=1000)
 # Failed API-key / access-token attempts allowed per client address and window.
 AUTH_FAILURE_LIMIT = env.int("AUTH_FAILURE_LIMIT", default=20)
 AUTH_FAILURE_WINDOW = env.int("AUTH_FAILURE_WINDOW", default=60)
+
+# Who reads the OpenAPI schema and docs (neptun/api/docs.py): public, staff or off.
+API_DOCS_ACCESS = env.str("API_DOCS_ACCESS", default="public" if DEBUG else "staff")
+if API_DOCS_ACCESS not in ("public", "staff", "off"):
+    raise ImproperlyConfigured("API_DOCS_ACCESS must be public, staff or off.")
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Neptun API",
