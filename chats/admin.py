@@ -15,7 +15,14 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from chats import services
-from chats.models import Chat, ChatConnection, ConversationType, Message
+from chats.models import (
+    BlobRemoval,
+    Chat,
+    ChatConnection,
+    ConversationType,
+    Message,
+    ScheduledJob,
+)
 from chats.services import DeletionResult
 from collections_app.models import Collection, File
 from neptun.admin import (
@@ -139,3 +146,23 @@ class ChatConnectionAdmin(ReadOnlyAdmin):
     list_select_related = ("chat",)
     search_fields = ("connection_id", "=chat__uuid", "=chat__id")
     raw_id_fields = ("chat",)
+
+
+@admin.register(BlobRemoval)
+class BlobRemovalAdmin(ReadOnlyAdmin):
+    """Browse only: the outbox of blob removals (chats/deletion/effects.py). A row is
+    a blob whose file is gone and that storage has not confirmed removed yet; one
+    marked failed gave up after ``OUTBOX_MAX_ATTEMPTS`` tries."""
+
+    list_display = ("name", "record", "attempts", "not_before", "failed", "created_at")
+    list_filter = ("failed",)
+    search_fields = ("name",)
+    raw_id_fields = ("record",)
+    show_full_result_count = False
+
+
+@admin.register(ScheduledJob)
+class ScheduledJobAdmin(ReadOnlyAdmin):
+    """Browse only: when each periodic job of the worker is next due."""
+
+    list_display = ("name", "next_run_at", "last_enqueued_at")

@@ -57,6 +57,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
+from chats.deletion import effects
 from chats.models import Chat, ChatConnection
 from chats.services import (
     DeletionContext,
@@ -276,8 +277,11 @@ class _Run:
             return
         counts = Counter(counts)
         self._write(counts, {kind: removed})
-        names = list(blob_names)
         report, result = self.report.kinds[kind], self.report.result
+        record_id = result.record_id
+        if record_id is None:  # ``_write`` has just written it
+            raise RuntimeError("the sweep's record was not written")
+        queued = effects.queue_blob_removals(record_id=record_id, names=blob_names, counted=False)
 
         def committed() -> None:
             report.removed += removed
@@ -285,11 +289,12 @@ class _Run:
             result.counts.update(counts)
             if by_type:
                 result.by_type.update(by_type)
-            if names:
-                before = result.counts["blobs"], len(result.errors)
-                _remove_blobs(names, result)
-                report.counts["blobs"] += result.counts["blobs"] - before[0]
-                if len(result.errors) != before[1] or result.counts["blobs"] != before[0]:
+            if queued:
+                outcome = effects.carry_out(record_id=record_id, queued=queued)
+                result.errors.extend(outcome.errors)
+                result.counts["blobs"] += outcome.removed
+                report.counts["blobs"] += outcome.removed
+                if outcome.errors or outcome.removed:
                     self.report.cap_errors()
                     self._update_record()
 
@@ -683,9 +688,14 @@ def files_delete(*, files: QuerySet[File], ctx: DeletionContext) -> DeletionResu
     result = DeletionResult(counts=counts)
     record = _record(ctx, result)
     result.record_id = record.pk
+    queued = effects.queue_blob_removals(record_id=record.pk, names=blob_names, counted=False)
 
     def after_commit() -> None:
-        _remove_blobs(blob_names, result)
+        if not queued:
+            return
+        outcome = effects.carry_out(record_id=record.pk, queued=queued)
+        result.counts["blobs"] += outcome.removed
+        result.errors.extend(outcome.errors)
         DeletionRecord.objects.filter(pk=record.pk).update(
             errors=result.errors, counts=_counts_json(result)
         )

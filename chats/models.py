@@ -79,3 +79,68 @@ class ChatConnection(models.Model):
 
     def __str__(self) -> str:
         return self.connection_id
+
+
+class BlobRemoval(models.Model):
+    """The outbox of blob removals: one row per blob a deletion must remove from storage.
+
+    Written in the same transaction as the deletion of the file rows, so it commits
+    or rolls back with them; a process that dies after the commit loses nothing. The
+    deleting process carries the rows out right after commit; the worker
+    (:mod:`chats.deletion.effects`) takes whatever is left — claimed by nobody, or
+    claimed by a process whose lease ran out — and retries failures with backoff
+    until ``OUTBOX_MAX_ATTEMPTS``. A row is deleted once its blob is gone (or found
+    in use by a live row, and so kept); one that exhausted its attempts stays with
+    ``failed`` set, for an operator (and ``cleanup_orphans``) to see.
+    """
+
+    name = models.CharField(max_length=500)
+    #: The deletion that queued it; its record gets the outcome.
+    record = models.ForeignKey(
+        "neptun.DeletionRecord",
+        null=True,
+        blank=True,
+        on_delete=models.DB_SET_NULL,
+        related_name="+",
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    #: Not tried again before this moment (backoff after a failure).
+    not_before = models.DateTimeField(default=timezone.now)
+    #: A process working on the row holds it until then (a lease, not a lock).
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    failed = models.BooleanField(default=False)
+    #: Whether the record's ``counts["blobs"]`` already includes this blob (a deletion
+    #: records the blobs it expects to remove; a failure takes it out again), so the
+    #: worker knows whether its outcome changes the record.
+    counted = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["record", "attempts"], name="chats_blobremoval_record"),
+            models.Index(
+                fields=["not_before"],
+                name="chats_blobremoval_due",
+                condition=models.Q(failed=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ScheduledJob(models.Model):
+    """When a periodic job (:mod:`chats.deletion.schedule`) is next due.
+
+    Every worker's scheduler moves ``next_run_at`` forward with one conditional
+    ``UPDATE``; only the one whose update took effect enqueues the job, so several
+    workers enqueue each period's run once.
+    """
+
+    name = models.CharField(max_length=64, primary_key=True)
+    next_run_at = models.DateTimeField()
+    last_enqueued_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.name

@@ -59,6 +59,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
+from chats.deletion import effects
 from chats.models import Chat, ChatConnection, ConversationType, Message
 from collections_app.models import Collection, File
 from neptun.exceptions import Conflict, NotFound
@@ -511,7 +512,7 @@ def _create_blob_queue(cursor: Any) -> None:
 def _queue_blobs(files: QuerySet[File]) -> None:
     """Note the blob names of ``files`` in a temporary table, in the database.
 
-    The names are read back in chunks after commit (:func:`_drain_blobs`), so Python
+    The names move to the outbox with the record (:func:`_write_outbox`), so Python
     memory does not grow with the number of files deleted. The table is
     transactional: if the deletion rolls back, so do the names.
     """
@@ -522,54 +523,6 @@ def _queue_blobs(files: QuerySet[File]) -> None:
     with connection.cursor() as cursor:
         _create_blob_queue(cursor)
         cursor.execute(f"INSERT INTO {SCRATCH_BLOBS} (name) {sql}", params)
-
-
-def _drain_blobs(result: DeletionResult, queued: int | None) -> None:
-    """Remove the queued blobs (after commit; never raises).
-
-    ``queued``: how many names this deletion queued (``None``: some, or maybe
-    none, number unknown). A name that a file row still references stays (the
-    blob is in use). Up to ``DELETION_BLOB_CHUNK_SIZE`` names on PostgreSQL, one
-    statement empties the queue and returns them. More are read through a
-    server-side cursor in chunks of that size, then the queue is emptied: queries
-    stay constant and Python memory flat, however many files went.
-    """
-    if queued == 0:
-        return
-    size = _blob_list_max()
-    files = File._meta.db_table
-    unreferenced = f"NOT EXISTS (SELECT 1 FROM {files} f WHERE f.blob = q.name)"  # noqa: S608
-    try:
-        if queued is not None and queued <= size and connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"WITH q AS (DELETE FROM {SCRATCH_BLOBS} RETURNING name) "  # noqa: S608
-                    f"SELECT DISTINCT q.name FROM q WHERE {unreferenced}"
-                )
-                names = [name for (name,) in cursor.fetchall()]
-            for name in names:
-                _remove_blob(name, result)
-            return
-        with connection.cursor() as cursor:
-            _create_blob_queue(cursor)
-        with connection.chunked_cursor() as cursor:
-            cursor.execute(
-                f"SELECT DISTINCT q.name FROM {SCRATCH_BLOBS} q WHERE {unreferenced}"  # noqa: S608
-            )
-            while rows := cursor.fetchmany(size):
-                for (name,) in rows:
-                    _remove_blob(name, result)
-        with connection.cursor() as cursor:
-            cursor.execute(f"DELETE FROM {SCRATCH_BLOBS}")  # noqa: S608
-    except Exception:
-        logger.exception("could not read the queued blob names; cleanup_orphans will find them")
-        result.errors.append(
-            {
-                "kind": "blob",
-                "error": "queued blob names could not be read",
-                "action": "left in storage; `manage.py cleanup_orphans` removes them",
-            }
-        )
 
 
 def _blob_list_max() -> int:
@@ -776,24 +729,38 @@ def _run(
         children = _count_children(plan.chat_ids)
     connected = _connected(plan, children)
     deleted = _execute(plan, queue_blobs=True, children=children)
-    counts, queued = deleted.counts, deleted.queued
+    counts = deleted.counts
     if also is not None:
         more_counts, _ = also(False)
         counts.update(more_counts)
-        queued = None  # a user's remaining files are queued by ``also``
-    # Blobs to remove after commit (see ``_after_commit``).
-    counts["blobs"] = _expected_blobs(deleted.blob_names, queued)
+        deleted.queued = None  # a user's remaining files are queued by ``also``
+    # Blobs to remove after commit: the outbox rows written with the record.
+    counts["blobs"] = _expected_blobs(deleted.blob_names, deleted.queued)
     result.counts = counts
     if record is None:
         record = _record(ctx, result)
-    else:
-        _save_counts(result)
     result.record_id = record.pk
     result.deleted_at = record.created_at
-    if deleted.blob_names or queued != 0 or connected:
-        transaction.on_commit(partial(_after_commit, result, deleted.blob_names, queued, connected))
+    queued = _write_outbox(record.pk, deleted)
+    if also is not None or len(queued) != counts["blobs"]:
+        counts["blobs"] = len(queued)
+        _save_counts(result)
+    if queued or connected:
+        transaction.on_commit(partial(_after_commit, result, queued, connected))
     _log(ctx, result)
     return result
+
+
+def _write_outbox(record_id: int, deleted: _Deleted) -> effects.Queued:
+    """The outbox rows of a deletion's blobs, in its transaction."""
+    queued = effects.queue_blob_removals(
+        record_id=record_id, names=deleted.blob_names, checked=True
+    )
+    if deleted.queued != 0:
+        with connection.cursor() as cursor:
+            _create_blob_queue(cursor)  # ``also`` may have queued none
+        effects.queue_from_table(record_id=record_id, table=SCRATCH_BLOBS, queued=queued)
+    return queued
 
 
 def _connected(plan: _Plan, children: _Children) -> list[int]:
@@ -803,24 +770,19 @@ def _connected(plan: _Plan, children: _Children) -> list[int]:
     return _connected_chats(plan) if children.counts["connections"] else []
 
 
-def _after_commit(
-    result: DeletionResult, blob_names: list[str], queued: int | None, chat_ids: list[int]
-) -> None:
+def _after_commit(result: DeletionResult, queued: effects.Queued, chat_ids: list[int]) -> None:
     """Blobs and socket notices, once the rows' deletion has committed.
 
-    The record was written with the blobs the deletion expects to remove (those
-    in ``blob_names`` and the names it queued); it is updated only when the
-    outcome differs: storage refused some (listed in ``errors``), or queued names
-    were shared or still in use, or their number was not known (SQLite).
+    The record was written with the blobs the deletion expects to remove (its
+    outbox rows, :mod:`chats.deletion.effects`); they are carried out now, and the
+    record is updated only when the outcome differs: storage refused some (listed
+    in ``errors``; the worker retries them), or some were found in use.
     """
-    if blob_names or queued != 0:
-        expected = _expected_blobs(blob_names, queued)
-        result.counts["blobs"] -= expected
-        before = result.counts["blobs"]
-        _remove_blobs(blob_names, result, checked=True)
-        _drain_blobs(result, queued)
-        removed = result.counts["blobs"] - before
-        if result.errors or queued is None or removed != expected:
+    if queued and result.record_id is not None:
+        outcome = effects.carry_out(record_id=result.record_id, queued=queued)
+        result.counts["blobs"] += outcome.removed - len(queued)
+        result.errors.extend(outcome.errors)
+        if outcome.errors or outcome.removed != len(queued):
             _save_counts(result)
     _notify_chats_deleted(chat_ids)
 
@@ -967,15 +929,14 @@ def _run_batched(
             children = _count_children(staged)
             connected = _connected(batch, children)
             deleted = _execute(batch, queue_blobs=True, children=children)
-            deleted.counts["blobs"] = _expected_blobs(deleted.blob_names, deleted.queued)
+            queued = _write_outbox(record.pk, deleted)
+            deleted.counts["blobs"] = len(queued)
             result.counts.update(deleted.counts)
             result.by_type.update(batch.by_type)
             done += 1
             result.batches = done
             _save_counts(result)
-            transaction.on_commit(
-                partial(_after_commit, result, deleted.blob_names, deleted.queued, connected)
-            )
+            transaction.on_commit(partial(_after_commit, result, queued, connected))
         if progress is not None:
             progress(done, max(total, done + 1))
     with transaction.atomic():
@@ -992,17 +953,17 @@ def _run_batched(
             )
         final = _Plan([], collection_ids, False, Counter())
         deleted = _execute(final, queue_blobs=True)
-        queued = deleted.queued
         if also is not None:
             more_counts, _ = also(False)
             deleted.counts.update(more_counts)
-            queued = None  # a user's remaining files are queued by ``also``
-        deleted.counts["blobs"] = _expected_blobs(deleted.blob_names, queued)
+            deleted.queued = None  # a user's remaining files are queued by ``also``
+        queued = _write_outbox(record.pk, deleted)
+        deleted.counts["blobs"] = len(queued)
         result.counts.update(deleted.counts)
         done += 1
         result.batches = done
         _save_counts(result)
-        transaction.on_commit(partial(_after_commit, result, deleted.blob_names, queued, []))
+        transaction.on_commit(partial(_after_commit, result, queued, []))
     if progress is not None:
         progress(done, done)
     _log(ctx, result)

@@ -17,10 +17,12 @@ dialect, so it answers in the plain ``detail`` shape; the login page is the admi
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import JsonResponse
+from django.http import HttpResponseBase, JsonResponse
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework import exceptions
 from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.views import APIView
 
 from neptun.authentication import NeptunSessionAuthentication
 
@@ -30,7 +32,7 @@ ACCESS_CHOICES = ("public", "staff", "off")
 class ApiDocsAccess(BasePermission):
     message = "The API docs are for staff: log in at /admin/ first."
 
-    def has_permission(self, request, view) -> bool:
+    def has_permission(self, request: Request, view: APIView) -> bool:
         access = settings.API_DOCS_ACCESS
         if access == "off":
             raise exceptions.NotFound()
@@ -40,18 +42,18 @@ class ApiDocsAccess(BasePermission):
         return bool(user and user.is_authenticated and user.is_active and user.is_staff)
 
 
-class _DocsAccessMixin:
+class _DocsAccessMixin(APIView):
     authentication_classes = [NeptunSessionAuthentication]
     permission_classes = [ApiDocsAccess]
 
-    def handle_exception(self, exc):
+    def handle_exception(self, exc: Exception) -> HttpResponseBase:
         # The views render YAML or HTML; a refusal is JSON in any case.
         if isinstance(exc, exceptions.APIException):
             response = JsonResponse({"detail": str(exc.detail)}, status=exc.status_code)
             if isinstance(exc, exceptions.NotAuthenticated):
                 response["WWW-Authenticate"] = 'Cookie realm="neptun-session"'
             return response
-        return super().handle_exception(exc)  # type: ignore[misc]
+        return super().handle_exception(exc)
 
 
 class SchemaView(_DocsAccessMixin, SpectacularAPIView):

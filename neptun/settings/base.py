@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "django_tasks_db",
     "neptun",
     "collections_app",
     "chats",
@@ -181,6 +182,30 @@ DELETION_BATCH_CHATS = env.int("DELETION_BATCH_CHATS", default=500)
 DELETION_BATCH_MESSAGES = env.int("DELETION_BATCH_MESSAGES", default=50_000)
 DELETION_LOCK_TIMEOUT = env.str("DELETION_LOCK_TIMEOUT", default="5s")
 DELETION_STATEMENT_TIMEOUT = env.str("DELETION_STATEMENT_TIMEOUT", default="60s")
+
+# Background work on Django's Tasks framework. The default backend keeps the queue in
+# the database (django-tasks-db; `manage.py worker` runs it): no extra service, on
+# SQLite and PostgreSQL alike.
+TASKS = {
+    "default": {
+        "BACKEND": env.str("TASKS_BACKEND", default="django_tasks_db.DatabaseBackend"),
+        "QUEUES": ["default"],
+    }
+}
+
+# The outbox of storage side effects (chats/deletion/effects.py). A removal that
+# fails is retried by the worker after OUTBOX_RETRY_BASE seconds, doubling up to
+# OUTBOX_RETRY_MAX, at most OUTBOX_MAX_ATTEMPTS times; a process holds the rows it
+# works on for OUTBOX_LEASE seconds (a crashed one's rows are free after that); the
+# worker looks for leftover rows every OUTBOX_SWEEP_INTERVAL seconds.
+OUTBOX_RETRY_BASE = env.int("OUTBOX_RETRY_BASE", default=10)
+OUTBOX_RETRY_MAX = env.int("OUTBOX_RETRY_MAX", default=3600)
+OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=10)
+OUTBOX_LEASE = env.int("OUTBOX_LEASE", default=300)
+OUTBOX_SWEEP_INTERVAL = env.int("OUTBOX_SWEEP_INTERVAL", default=30)
+# The worker runs `cleanup_orphans --yes` (its defaults) every this many seconds
+# (default daily; 0: never, e.g. when cron runs the command instead).
+ORPHAN_SWEEP_INTERVAL = env.int("ORPHAN_SWEEP_INTERVAL", default=86400)
 
 # Seconds a WebSocket presence record counts without a fresh heartbeat.
 CHAT_CONNECTION_TTL = env.int("CHAT_CONNECTION_TTL", default=60)

@@ -453,7 +453,7 @@ def test_storage_that_refuses_removals_is_reported(
             "kind": "blob",
             "blob": refused,
             "error": "PermissionError: storage refused",
-            "action": "left in storage; `manage.py cleanup_orphans` removes it",
+            "action": "left in storage for now; the worker retries its removal",
         }
     ]
     # The rows are gone all the same; the refused blob is left, the others removed.

@@ -1,0 +1,329 @@
+"""The outbox: a deletion's side effects outside the database, made crash-safe.
+
+A deletion that removes file rows also has to remove their blobs from storage, and
+storage is not in the transaction. So the deletion writes one
+:class:`~chats.models.BlobRemoval` row per blob **in its own transaction**
+(:func:`queue_blob_removals`, :func:`queue_from_table`): the rows commit or roll back
+with the deletion. Then:
+
+1. Right after commit the deleting process carries its rows out
+   (:func:`carry_out`), so a response still reports what storage refused.
+2. Whatever is left — a failure, or rows of a process that died between its commit
+   and its removals — is taken by the worker's periodic sweep (:func:`sweep`, run by
+   ``manage.py worker``), retried with exponential backoff (``OUTBOX_RETRY_BASE``
+   doubling up to ``OUTBOX_RETRY_MAX``) at most ``OUTBOX_MAX_ATTEMPTS`` times, and the
+   outcome is written back to the deletion record.
+
+Rules every pass keeps:
+
+- A blob that a live ``File`` row references is never removed (it is checked just
+  before removal; the row of the outbox is then done, the blob kept).
+- Removing a blob that is already gone is success (storage deletes are idempotent).
+- A process claims the rows it works on with a lease (``claimed_until``, written and
+  committed before any storage call), never with a row lock held across storage
+  calls; a crashed process's rows are free again when its lease runs out. Several
+  workers never carry out the same row at once, and a removal is counted only by the
+  process whose ``DELETE`` of the row took effect, so nothing is counted twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from chats.models import BlobRemoval
+from collections_app.models import File
+from neptun.models import DeletionRecord
+
+logger = logging.getLogger("neptun.outbox")
+
+#: What a response and a record say about a blob that could not be removed yet.
+RETRY_ACTION = "left in storage for now; the worker retries its removal"
+GAVE_UP_ACTION = "left in storage; `manage.py cleanup_orphans` removes it"
+
+
+@dataclass
+class Outcome:
+    """What one pass over outbox rows did."""
+
+    removed: int = 0
+    #: blobs still referenced by a live row: not removed, their outbox row done
+    kept: int = 0
+    #: one entry per blob that failed in this pass (the shape responses report)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    #: change of each deletion record's ``counts["blobs"]`` (the sweep writes it back):
+    #: +1 for a removal the record did not count yet, -1 for a counted blob kept
+    blobs_by_record: Counter[int] = field(default_factory=Counter)
+    #: blobs whose removal succeeded (so a record's old error about them can go)
+    removed_names: dict[int, list[str]] = field(default_factory=dict)
+    gave_up: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"removed": self.removed, "kept": self.kept, "failed": len(self.errors)}
+
+
+def _chunk() -> int:
+    return int(settings.DELETION_BLOB_CHUNK_SIZE)
+
+
+def _lease_end(now: datetime) -> datetime:
+    return now + timedelta(seconds=settings.OUTBOX_LEASE)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+@dataclass
+class Queued:
+    """Outbox rows one deletion wrote: those it holds in memory, and how many more it
+    moved from a scratch table (read back in chunks by :func:`carry_out`)."""
+
+    rows: list[BlobRemoval] = field(default_factory=list)
+    from_table: int = 0
+    #: the names in ``rows`` were checked unreferenced inside the deletion's transaction
+    checked: bool = False
+
+    def __len__(self) -> int:
+        return len(self.rows) + self.from_table
+
+
+def queue_blob_removals(
+    *, record_id: int, names: Iterable[str], checked: bool = False, counted: bool = True
+) -> Queued:
+    """Write outbox rows for ``names`` (inside the deletion's transaction), one
+    statement. ``checked``: no other row referenced them when their files went.
+    ``counted``: the record already counts them as removed (see ``BlobRemoval.counted``).
+
+    The rows start claimed by the writing process for one lease, so the worker leaves
+    them to :func:`carry_out` unless that process dies.
+    """
+    now = timezone.now()
+    rows = [
+        BlobRemoval(
+            name=name,
+            record_id=record_id,
+            claimed_until=_lease_end(now),
+            created_at=now,
+            counted=counted,
+        )
+        for name in sorted({n for n in names if n})
+    ]
+    if rows:
+        BlobRemoval.objects.bulk_create(rows, batch_size=_chunk())
+    return Queued(rows=rows, checked=checked)
+
+
+def queue_from_table(*, record_id: int, table: str, queued: Queued) -> None:
+    """Move the distinct blob names of a scratch table (column ``name``) into the
+    outbox, in one statement, and empty the table; ``queued`` counts them."""
+    now = timezone.now()
+    outbox = BlobRemoval._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {outbox} "  # noqa: S608 - table names are ours
+            "(name, record_id, attempts, not_before, claimed_until, last_error, failed, "
+            "counted, created_at) "
+            f"SELECT DISTINCT name, %s, 0, %s, %s, '', %s, %s, %s FROM {table} "
+            "WHERE name IS NOT NULL AND name <> ''",
+            [record_id, now, _lease_end(now), False, True, now],
+        )
+        queued.from_table += cursor.rowcount
+        cursor.execute(f"DELETE FROM {table}")  # noqa: S608
+
+
+# --------------------------------------------------------------------------- carrying out
+
+
+def _claim(condition: Q, limit: int, *, own: bool = False) -> list[BlobRemoval]:
+    """Take up to ``limit`` rows matching ``condition`` for one lease, and commit.
+
+    Without ``own``, only rows nobody holds (no lease, or an expired one). On
+    PostgreSQL rows another claimer is taking right now are skipped
+    (``SKIP LOCKED``); SQLite serialises writers, which has the same effect.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        rows = BlobRemoval.objects.filter(condition, failed=False).order_by("id")
+        if not own:
+            rows = rows.filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        if connection.features.has_select_for_update_skip_locked:
+            rows = rows.select_for_update(skip_locked=True)
+        claimed = list(rows.only("id", "name", "record_id", "attempts", "counted")[:limit])
+        if claimed:
+            BlobRemoval.objects.filter(id__in=[row.id for row in claimed]).update(
+                claimed_until=_lease_end(now)
+            )
+    return claimed
+
+
+def _backoff(attempts: int) -> timedelta:
+    seconds = settings.OUTBOX_RETRY_BASE * 2 ** max(0, attempts - 1)
+    return timedelta(seconds=min(seconds, settings.OUTBOX_RETRY_MAX))
+
+
+def _attempt(rows: Sequence[BlobRemoval], outcome: Outcome, *, checked: bool = False) -> None:
+    """Remove the blobs of claimed rows (no transaction open: storage calls hold no
+    row lock), then settle the rows: done ones deleted, failed ones rescheduled.
+
+    Unless ``checked``, the file rows are asked first and a blob still referenced is
+    kept. ``checked`` names were found unreferenced by the statement that deleted
+    their files, under the deletion's locks; no row can point at them since, as
+    storage never hands an existing blob's name to a new upload.
+    """
+    names = [row.name for row in rows]
+    in_use = (
+        set()
+        if checked
+        else set(File.objects.filter(blob__in=names).values_list("blob", flat=True))
+    )
+    removed: list[BlobRemoval] = []
+    kept: list[BlobRemoval] = []
+    failures: list[tuple[BlobRemoval, Exception]] = []
+    for row in rows:
+        if row.name in in_use:
+            kept.append(row)
+            continue
+        try:
+            default_storage.delete(row.name)
+        except Exception as exc:
+            logger.warning("blob %s could not be removed: %s", row.name, exc)
+            failures.append((row, exc))
+        else:
+            removed.append(row)
+    if kept:
+        outcome.kept += BlobRemoval.objects.filter(id__in=[row.id for row in kept]).delete()[0]
+        for row in kept:
+            if row.counted and row.record_id is not None:
+                outcome.blobs_by_record[row.record_id] -= 1
+    if removed:
+        # Count only rows this process finished (another may have raced us to one).
+        with connection.cursor() as cursor:
+            table = BlobRemoval._meta.db_table
+            ids = [row.id for row in removed]
+            cursor.execute(
+                f"DELETE FROM {table} WHERE id IN ({', '.join(['%s'] * len(ids))}) "  # noqa: S608
+                "RETURNING id",
+                ids,
+            )
+            finished = {row_id for (row_id,) in cursor.fetchall()}
+        for row in removed:
+            if row.id in finished:
+                outcome.removed += 1
+                if row.record_id is not None:
+                    outcome.blobs_by_record[row.record_id] += 0 if row.counted else 1
+                    outcome.removed_names.setdefault(row.record_id, []).append(row.name)
+    now = timezone.now()
+    for row, failure in failures:
+        attempts = row.attempts + 1
+        gave_up = attempts >= settings.OUTBOX_MAX_ATTEMPTS
+        error = f"{type(failure).__name__}: {failure}"
+        BlobRemoval.objects.filter(pk=row.pk).update(
+            attempts=attempts,
+            not_before=now + _backoff(attempts),
+            claimed_until=None,
+            last_error=error[:2000],
+            failed=gave_up,
+            counted=False,  # whoever reports this failure takes it out of the count
+        )
+        entry = {
+            "kind": "blob",
+            "blob": row.name,
+            "error": error,
+            "action": GAVE_UP_ACTION if gave_up else RETRY_ACTION,
+        }
+        outcome.errors.append(entry)
+        if gave_up and row.record_id is not None:
+            outcome.gave_up.setdefault(row.record_id, []).append(entry)
+
+
+def carry_out(*, record_id: int, queued: Queued | None = None) -> Outcome:
+    """Carry out a deletion's fresh outbox rows right after its commit (never raises).
+
+    ``queued``: what the deletion wrote (rows it holds are tried without reading them
+    back); without it, every fresh row of the record is read back in chunks. Failures
+    stay in the outbox for the worker; they are returned for the response.
+    """
+    outcome = Outcome()
+    try:
+        if queued is not None and queued.rows:
+            _attempt(queued.rows, outcome, checked=queued.checked)
+        if queued is None or queued.from_table:
+            while rows := _claim(Q(record_id=record_id, attempts=0), _chunk(), own=True):
+                _attempt(rows, outcome)
+    except Exception:
+        logger.exception("outbox of deletion %s: left to the worker", record_id)
+        outcome.errors.append(
+            {
+                "kind": "blob",
+                "error": "blob removal was interrupted",
+                "action": "the worker finishes it",
+            }
+        )
+    return outcome
+
+
+def sweep(*, limit: int | None = None) -> Outcome:
+    """The worker's pass: every due row nobody holds, then write outcomes back.
+
+    Due: never failed beyond the cap, its backoff over, and not held (a fresh row is
+    held by its deleting process for one lease). ``limit`` bounds the rows of one
+    pass (default: all that are due).
+    """
+    outcome = Outcome()
+    taken = 0
+    while limit is None or taken < limit:
+        size = _chunk() if limit is None else min(_chunk(), limit - taken)
+        rows = _claim(Q(not_before__lte=timezone.now()), size)
+        if not rows:
+            break
+        taken += len(rows)
+        _attempt(rows, outcome)
+    _write_back(outcome)
+    return outcome
+
+
+def _write_back(outcome: Outcome) -> None:
+    """Add the sweep's removals to their deletion records, and say where it gave up."""
+    record_ids = set(outcome.blobs_by_record) | set(outcome.removed_names) | set(outcome.gave_up)
+    for record_id in sorted(record_ids):
+        with transaction.atomic():
+            record = DeletionRecord.objects.select_for_update().filter(pk=record_id).first()
+            if record is None:
+                continue
+            counts = dict(record.counts)
+            counts["blobs"] = counts.get("blobs", 0) + outcome.blobs_by_record[record_id]
+            done = set(outcome.removed_names.get(record_id, ()))
+            gave_up = {entry["blob"]: entry for entry in outcome.gave_up.get(record_id, ())}
+            errors = [
+                gave_up.pop(error.get("blob"), error)
+                for error in record.errors
+                if error.get("blob") not in done
+            ]
+            errors.extend(gave_up.values())
+            record.counts, record.errors = counts, errors
+            record.save(update_fields=["counts", "errors"])
+
+
+def anything_due() -> bool:
+    """Whether :func:`sweep` would find a row to carry out now."""
+    now = timezone.now()
+    return (
+        BlobRemoval.objects.filter(failed=False, not_before__lte=now)
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        .exists()
+    )
+
+
+def pending(*, record_id: int) -> int:
+    """Blobs of a deletion still waiting in the outbox (failed ones included)."""
+    return BlobRemoval.objects.filter(record_id=record_id).count()
