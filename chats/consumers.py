@@ -71,8 +71,10 @@ def key_from_scope(scope: dict) -> str:
 def handshake_request(scope: dict, secret: str) -> Request:
     """The handshake as a request, for the REST API's key authentication.
 
-    It carries the key and the client's address (failed attempts are throttled
-    per address, for sockets as for HTTP).
+    It carries the key, the connection's peer and its ``X-Forwarded-For`` (failed
+    attempts are throttled per client address, for sockets as for HTTP, and
+    :func:`neptun.client_address.client_address` decides that address from these
+    two as it does for HTTP).
     """
     http = HttpRequest()
     http.method = "GET"
@@ -84,6 +86,13 @@ def handshake_request(scope: dict, secret: str) -> Request:
         "REMOTE_ADDR": client[0] or "",
         "HTTP_X_API_KEY": secret,
     }
+    forwarded = [
+        value.decode("latin-1")
+        for name, value in scope.get("headers", [])
+        if name.lower() == b"x-forwarded-for"
+    ]
+    if forwarded:
+        http.META["HTTP_X_FORWARDED_FOR"] = ",".join(forwarded)
     return Request(http)
 
 

@@ -47,6 +47,7 @@ from chats import cleanup, services
 from chats.models import Chat
 from chats.services import ConversationFlags, DeletionContext, DeletionResult
 from collections_app.models import Collection, File
+from neptun.client_address import client_address
 from neptun.models import AccessToken, ApiKey, DeletionRecord, Tenant, User
 
 # --------------------------------------------------------------------------- counts
@@ -72,7 +73,7 @@ def deletion_context(request: HttpRequest, endpoint: str) -> DeletionContext:
         actor=request.user if request.user.is_authenticated else None,  # type: ignore[arg-type]
         interface=DeletionRecord.Interface.ADMIN,
         endpoint=endpoint,
-        remote_addr=request.META.get("REMOTE_ADDR") or None,
+        remote_addr=client_address(request),
     )
 
 
