@@ -37,3 +37,8 @@ class AddressRateThrottle(ClientAddressMixin, throttling.SimpleRateThrottle):
     def get_cache_key(self, request, view) -> str:
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
+
+class AdminLoginThrottle(AddressRateThrottle):
+    """Attempts at ``/admin/login/`` per client address (``ADMIN_LOGIN_THROTTLE_RATE``)."""
+
+    scope = "admin_login"

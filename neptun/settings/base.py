@@ -23,8 +23,10 @@ Environment values (all optional except ``SECRET_KEY`` when ``DEBUG`` is off):
   ``X-Forwarded-For`` hops the proxies added (right-most first); ``X-Real-IP`` and
   ``Forwarded`` are never read. Not both. See ``neptun/client_address.py``.
 - ``LOGIN_THROTTLE_RATE`` (``POST /api/auth/login`` per client address; default
-  ``10/min``), ``AUTH_FAILURE_LIMIT`` / ``AUTH_FAILURE_WINDOW`` (failed API-key /
-  token attempts per client address): see docs/limits.md.
+  ``10/min``), ``ADMIN_LOGIN_THROTTLE_RATE`` (``POST /admin/login/`` per client
+  address; default the same as ``LOGIN_THROTTLE_RATE``), ``AUTH_FAILURE_LIMIT`` /
+  ``AUTH_FAILURE_WINDOW`` (failed API-key / token attempts per client address):
+  see docs/limits.md.
 """
 
 import ipaddress
@@ -59,7 +61,7 @@ CSRF_TRUSTED_ORIGINS = TRUSTED_ORIGINS
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    "neptun.apps.NeptunAdminConfig",  # django.contrib.admin, login throttled
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -223,8 +225,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "neptun.schema.NeptunAutoSchema",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_THROTTLE_RATES": {
-        # POST /api/auth/login, per client address.
+        # POST /api/auth/login and POST /admin/login/, per client address.
         "login": LOGIN_THROTTLE_RATE,
+        "admin_login": env.str("ADMIN_LOGIN_THROTTLE_RATE", default=LOGIN_THROTTLE_RATE),
     },
     # Throttles identify clients with neptun.client_address (neptun/throttling.py);
     # 0 makes a plain DRF throttle fall back to the peer, never to a header.
