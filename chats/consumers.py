@@ -19,6 +19,13 @@ server → client
     ``{"type": "chat.deleted", "chat": uuid}`` and then close code 4404 when the
     chat is deleted (through any door); close code 4401 when the key is revoked.
 
+Revocation: the socket is in its key's group (:func:`neptun.keys.key_group`) and
+``neptun.keys.api_keys_revoke`` sends ``key.revoked`` there after commit, which
+closes it with 4401 at once. Each delivery (another's message, a deletion) also
+checks the key in the database first, so a revocation that no event carried
+(another process without ``REDIS_URL``, a direct update) still lets nothing through;
+the heartbeat closes such a socket at the latest.
+
 Presence: the socket is recorded in ``ChatConnection`` before it is accepted
 (see :mod:`chats.presence` for how that serializes with a delete), refreshed every
 ``CHAT_CONNECTION_TTL / 3`` seconds and on each received frame, and removed in a
@@ -48,6 +55,7 @@ from chats.services import chat_group
 from neptun.api.v1 import selectors, services
 from neptun.authentication import ApiKeyAuthentication, ApiKeyPrincipal
 from neptun.exceptions import NotFound
+from neptun.keys import key_group
 from neptun.models import ApiKey
 
 logger = logging.getLogger("neptun.ws")
@@ -108,6 +116,10 @@ def authenticate(scope: dict) -> ApiKeyPrincipal | None:
     return result[0] if result else None
 
 
+def _key_valid(key_id: int) -> bool:
+    return ApiKey.objects.filter(pk=key_id, revoked_at__isnull=True).exists()
+
+
 def _open(principal: ApiKeyPrincipal, chat_uuid: uuid.UUID, connection_id: str):
     return presence.connection_open(
         chats=selectors.tenant_chats(tenant=principal.tenant),
@@ -127,7 +139,7 @@ def _chat_id(principal: ApiKeyPrincipal, chat_uuid: uuid.UUID) -> int | None:
 
 def _beat(*, chat_id: int, connection_id: str, key_id: int) -> str:
     """Refresh the record; ``"ok"``, ``"chat_gone"`` or ``"key_revoked"``."""
-    if not ApiKey.objects.filter(pk=key_id, revoked_at__isnull=True).exists():
+    if not _key_valid(key_id):
         return "key_revoked"
     state = presence.connection_heartbeat(chat_id=chat_id, connection_id=connection_id)
     return "chat_gone" if state is presence.Heartbeat.CHAT_GONE else "ok"
@@ -141,6 +153,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         self.chat_id: int | None = None
         self.chat_uuid: uuid.UUID | None = None
         self.group: str | None = None
+        self.key_group: str | None = None
         self.connection_id: str | None = None
         self.accepted = False
         self.closing = False
@@ -163,6 +176,13 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         )
         if chat_id is None:
             await self.close(code=CLOSE_NOT_FOUND)
+            return
+        # In the key's group before the key is checked once more: a revocation that
+        # commits after this check reaches the socket as ``key.revoked``.
+        self.key_group = key_group(principal.api_key.pk)
+        await self.channel_layer.group_add(self.key_group, self.channel_name)
+        if not await database_sync_to_async(_key_valid)(principal.api_key.pk):
+            await self.close(code=CLOSE_UNAUTHORIZED)
             return
         # Join the group before the presence record exists: a deletion that does not
         # refuse (admin, command, other dialects) and commits after the record
@@ -192,12 +212,14 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        group, self.group = self.group, None
-        if group is not None:
-            try:
-                await self.channel_layer.group_discard(group, self.channel_name)
-            except Exception:
-                logger.exception("could not leave group %s", group)
+        for attr in ("group", "key_group"):
+            group = getattr(self, attr)
+            setattr(self, attr, None)
+            if group is not None:
+                try:
+                    await self.channel_layer.group_discard(group, self.channel_name)
+                except Exception:
+                    logger.exception("could not leave group %s", group)
         connection_id, self.connection_id = self.connection_id, None
         if connection_id is not None:
             try:
@@ -308,8 +330,17 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     # ------------------------------------------------------------------ group events
 
+    async def _may_deliver(self) -> bool:
+        """Whether the socket's key is still valid; closes it (4401) when not."""
+        if not self.accepted or self.closing or self.principal is None:
+            return False
+        if await database_sync_to_async(_key_valid)(self.principal.api_key.pk):
+            return True
+        await self._close(CLOSE_UNAUTHORIZED)
+        return False
+
     async def chat_message(self, event: dict) -> None:
-        if not self.accepted or self.closing:
+        if not await self._may_deliver():
             return
         own = event.get("sender") is not None and event.get("sender") == self.channel_name
         await self.send_json(
@@ -321,7 +352,11 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         )
 
     async def chat_deleted(self, event: dict) -> None:
-        await self._chat_gone()
+        if await self._may_deliver():
+            await self._chat_gone()
+
+    async def key_revoked(self, event: dict) -> None:
+        await self._close(CLOSE_UNAUTHORIZED)
 
 
 class RefuseConsumer(AsyncJsonWebsocketConsumer):
