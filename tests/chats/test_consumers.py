@@ -124,6 +124,44 @@ async def test_too_many_failed_attempts_refuse_even_a_valid_key(chat, secret, se
     await communicator.disconnect()
 
 
+def socket_from(chat, secret: str, peer: str, forwarded_for: str | None = None):
+    headers = [(b"x-api-key", secret.encode())]
+    if forwarded_for is not None:
+        headers.append((b"x-forwarded-for", forwarded_for.encode()))
+    communicator = WebsocketCommunicator(application, f"/ws/v1/chats/{chat.uuid}/", headers)
+    communicator.scope["client"] = (peer, 40000)
+    return communicator
+
+
+async def test_a_forged_x_forwarded_for_does_not_escape_the_handshake_throttle(
+    chat, secret, settings
+):
+    settings.AUTH_FAILURE_LIMIT = 3
+    for i in range(3):
+        guess = socket_from(chat, "nk_guess", "203.0.113.7", f"192.0.2.{i + 1}")
+        assert (await guess.connect(TIMEOUT))[0] is False
+    forged = socket_from(chat, secret, "203.0.113.7", "192.0.2.99")
+    assert await forged.connect(TIMEOUT) == (False, CLOSE_UNAUTHORIZED)
+    victim = socket_from(chat, secret, "198.51.100.9", "203.0.113.7")
+    assert (await victim.connect(TIMEOUT))[0] is True
+    await victim.disconnect()
+
+
+async def test_behind_a_trusted_proxy_the_handshake_throttles_the_hop_it_added(
+    chat, secret, settings
+):
+    settings.AUTH_FAILURE_LIMIT = 3
+    settings.TRUSTED_PROXIES = ["10.0.0.2"]
+    for i in range(3):
+        guess = socket_from(chat, "nk_guess", "10.0.0.2", f"192.0.2.{i + 1}, 203.0.113.7")
+        assert (await guess.connect(TIMEOUT))[0] is False
+    again = socket_from(chat, secret, "10.0.0.2", "192.0.2.99, 203.0.113.7")
+    assert await again.connect(TIMEOUT) == (False, CLOSE_UNAUTHORIZED)
+    other = socket_from(chat, secret, "10.0.0.2", "203.0.113.7, 198.51.100.9")
+    assert (await other.connect(TIMEOUT))[0] is True
+    await other.disconnect()
+
+
 async def test_the_handshake_updates_last_used_at(chat, api_key):
     key, secret = api_key
     communicator = await open_socket(chat, secret)
