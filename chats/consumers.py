@@ -21,8 +21,8 @@ server → client
 
 Revocation: the socket is in its key's group (:func:`neptun.keys.key_group`) and
 ``neptun.keys.api_keys_revoke`` sends ``key.revoked`` there after commit, which
-closes it with 4401 at once. Each delivery (another's message, a deletion) also
-checks the key in the database first, so a revocation that no event carried
+closes it with 4401 at once. Each delivery of a message also checks the key in the
+database first, so a revocation that no event carried
 (another process without ``REDIS_URL``, a direct update) still lets nothing through;
 the heartbeat closes such a socket at the latest.
 
@@ -334,10 +334,14 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         """Whether the socket's key is still valid; closes it (4401) when not."""
         if not self.accepted or self.closing or self.principal is None:
             return False
-        if await database_sync_to_async(_key_valid)(self.principal.api_key.pk):
-            return True
-        await self._close(CLOSE_UNAUTHORIZED)
-        return False
+        try:
+            valid = await database_sync_to_async(_key_valid)(self.principal.api_key.pk)
+        except Exception:
+            logger.exception("could not check the key of %s", self.connection_id)
+            return False  # nothing reaches a key that could not be checked
+        if not valid:
+            await self._close(CLOSE_UNAUTHORIZED)
+        return valid
 
     async def chat_message(self, event: dict) -> None:
         if not await self._may_deliver():
@@ -352,8 +356,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         )
 
     async def chat_deleted(self, event: dict) -> None:
-        if await self._may_deliver():
-            await self._chat_gone()
+        await self._chat_gone()
 
     async def key_revoked(self, event: dict) -> None:
         await self._close(CLOSE_UNAUTHORIZED)
