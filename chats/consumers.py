@@ -19,6 +19,13 @@ server → client
     ``{"type": "chat.deleted", "chat": uuid}`` and then close code 4404 when the
     chat is deleted (through any door); close code 4401 when the key is revoked.
 
+Revocation: the socket is in its key's group (:func:`neptun.keys.key_group`) and
+``neptun.keys.api_keys_revoke`` sends ``key.revoked`` there after commit, which
+closes it with 4401 at once. Each delivery of a message also checks the key in the
+database first, so a revocation that no event carried
+(another process without ``REDIS_URL``, a direct update) still lets nothing through;
+the heartbeat closes such a socket at the latest.
+
 Presence: the socket is recorded in ``ChatConnection`` before it is accepted
 (see :mod:`chats.presence` for how that serializes with a delete), refreshed every
 ``CHAT_CONNECTION_TTL / 3`` seconds and on each received frame, and removed in a
@@ -48,6 +55,7 @@ from chats.services import chat_group
 from neptun.api.v1 import selectors, services
 from neptun.authentication import ApiKeyAuthentication, ApiKeyPrincipal
 from neptun.exceptions import NotFound
+from neptun.keys import key_group
 from neptun.models import ApiKey
 
 logger = logging.getLogger("neptun.ws")
@@ -71,8 +79,10 @@ def key_from_scope(scope: dict) -> str:
 def handshake_request(scope: dict, secret: str) -> Request:
     """The handshake as a request, for the REST API's key authentication.
 
-    It carries the key and the client's address (failed attempts are throttled
-    per address, for sockets as for HTTP).
+    It carries the key, the connection's peer and its ``X-Forwarded-For`` (failed
+    attempts are throttled per client address, for sockets as for HTTP, and
+    :func:`neptun.client_address.client_address` decides that address from these
+    two as it does for HTTP).
     """
     http = HttpRequest()
     http.method = "GET"
@@ -84,6 +94,13 @@ def handshake_request(scope: dict, secret: str) -> Request:
         "REMOTE_ADDR": client[0] or "",
         "HTTP_X_API_KEY": secret,
     }
+    forwarded = [
+        value.decode("latin-1")
+        for name, value in scope.get("headers", [])
+        if name.lower() == b"x-forwarded-for"
+    ]
+    if forwarded:
+        http.META["HTTP_X_FORWARDED_FOR"] = ",".join(forwarded)
     return Request(http)
 
 
@@ -97,6 +114,10 @@ def authenticate(scope: dict) -> ApiKeyPrincipal | None:
     except APIException:  # unknown or revoked key, or too many failures (429)
         return None
     return result[0] if result else None
+
+
+def _key_valid(key_id: int) -> bool:
+    return ApiKey.objects.filter(pk=key_id, revoked_at__isnull=True).exists()
 
 
 def _open(principal: ApiKeyPrincipal, chat_uuid: uuid.UUID, connection_id: str):
@@ -118,7 +139,7 @@ def _chat_id(principal: ApiKeyPrincipal, chat_uuid: uuid.UUID) -> int | None:
 
 def _beat(*, chat_id: int, connection_id: str, key_id: int) -> str:
     """Refresh the record; ``"ok"``, ``"chat_gone"`` or ``"key_revoked"``."""
-    if not ApiKey.objects.filter(pk=key_id, revoked_at__isnull=True).exists():
+    if not _key_valid(key_id):
         return "key_revoked"
     state = presence.connection_heartbeat(chat_id=chat_id, connection_id=connection_id)
     return "chat_gone" if state is presence.Heartbeat.CHAT_GONE else "ok"
@@ -132,6 +153,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         self.chat_id: int | None = None
         self.chat_uuid: uuid.UUID | None = None
         self.group: str | None = None
+        self.key_group: str | None = None
         self.connection_id: str | None = None
         self.accepted = False
         self.closing = False
@@ -154,6 +176,13 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         )
         if chat_id is None:
             await self.close(code=CLOSE_NOT_FOUND)
+            return
+        # In the key's group before the key is checked once more: a revocation that
+        # commits after this check reaches the socket as ``key.revoked``.
+        self.key_group = key_group(principal.api_key.pk)
+        await self.channel_layer.group_add(self.key_group, self.channel_name)
+        if not await database_sync_to_async(_key_valid)(principal.api_key.pk):
+            await self.close(code=CLOSE_UNAUTHORIZED)
             return
         # Join the group before the presence record exists: a deletion that does not
         # refuse (admin, command, other dialects) and commits after the record
@@ -183,12 +212,14 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        group, self.group = self.group, None
-        if group is not None:
-            try:
-                await self.channel_layer.group_discard(group, self.channel_name)
-            except Exception:
-                logger.exception("could not leave group %s", group)
+        for attr in ("group", "key_group"):
+            group = getattr(self, attr)
+            setattr(self, attr, None)
+            if group is not None:
+                try:
+                    await self.channel_layer.group_discard(group, self.channel_name)
+                except Exception:
+                    logger.exception("could not leave group %s", group)
         connection_id, self.connection_id = self.connection_id, None
         if connection_id is not None:
             try:
@@ -299,8 +330,21 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     # ------------------------------------------------------------------ group events
 
+    async def _may_deliver(self) -> bool:
+        """Whether the socket's key is still valid; closes it (4401) when not."""
+        if not self.accepted or self.closing or self.principal is None:
+            return False
+        try:
+            valid = await database_sync_to_async(_key_valid)(self.principal.api_key.pk)
+        except Exception:
+            logger.exception("could not check the key of %s", self.connection_id)
+            return False  # nothing reaches a key that could not be checked
+        if not valid:
+            await self._close(CLOSE_UNAUTHORIZED)
+        return valid
+
     async def chat_message(self, event: dict) -> None:
-        if not self.accepted or self.closing:
+        if not await self._may_deliver():
             return
         own = event.get("sender") is not None and event.get("sender") == self.channel_name
         await self.send_json(
@@ -313,6 +357,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def chat_deleted(self, event: dict) -> None:
         await self._chat_gone()
+
+    async def key_revoked(self, event: dict) -> None:
+        await self._close(CLOSE_UNAUTHORIZED)
 
 
 class RefuseConsumer(AsyncJsonWebsocketConsumer):

@@ -47,6 +47,8 @@ from chats import cleanup, services
 from chats.models import Chat
 from chats.services import ConversationFlags, DeletionContext, DeletionResult
 from collections_app.models import Collection, File
+from neptun.client_address import client_address
+from neptun.keys import api_keys_revoke
 from neptun.models import AccessToken, ApiKey, DeletionRecord, Tenant, User
 
 # --------------------------------------------------------------------------- counts
@@ -72,7 +74,7 @@ def deletion_context(request: HttpRequest, endpoint: str) -> DeletionContext:
         actor=request.user if request.user.is_authenticated else None,  # type: ignore[arg-type]
         interface=DeletionRecord.Interface.ADMIN,
         endpoint=endpoint,
-        remote_addr=request.META.get("REMOTE_ADDR") or None,
+        remote_addr=client_address(request),
     )
 
 
@@ -667,7 +669,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     @admin.action(permissions=["change"], description="Revoke selected API keys")
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
-        n = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        # Open sockets of these keys are closed at once (neptun/keys.py).
+        n = api_keys_revoke(keys=queryset)
         self.message_user(request, f"Revoked {n} API key(s).", messages.SUCCESS)
 
 

@@ -12,7 +12,8 @@
 Secrets are looked up by their SHA-256 hash (a unique index) and then compared
 with :func:`hmac.compare_digest`, so no comparison leaks timing.
 
-Failed key and token attempts are counted per client address in the cache; past
+Failed key and token attempts are counted per client address
+(:func:`neptun.client_address.client_address`) in the cache; past
 ``AUTH_FAILURE_LIMIT`` failures within ``AUTH_FAILURE_WINDOW`` seconds, every
 further attempt from that address is refused with DRF's ``Throttled`` (429 in each
 dialect's shape) until the window passes — even with a valid secret, so guessing
@@ -33,6 +34,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 from rest_framework.request import Request
 
+from neptun.client_address import client_address
 from neptun.models import AccessToken, ApiKey, Tenant, User, hash_secret
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
@@ -98,7 +100,7 @@ class ApiKeyPrincipal:
 
 
 def _failure_key(request: Request) -> str:
-    return f"neptun:auth-failures:{request.META.get('REMOTE_ADDR', '')}"
+    return f"neptun:auth-failures:{client_address(request) or 'unknown'}"
 
 
 def check_failures(request: Request) -> None:

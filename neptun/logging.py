@@ -16,6 +16,8 @@ from typing import Any
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse
 
+from neptun.client_address import client_address
+
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
 request_logger = logging.getLogger("neptun.request")
@@ -77,6 +79,6 @@ class RequestLogMiddleware:
                 "path": request.path,
                 "status": response.status_code,
                 "duration_ms": round((time.perf_counter() - start) * 1000, 2),
-                "remote_addr": request.META.get("REMOTE_ADDR"),
+                "remote_addr": client_address(request),
             },
         )

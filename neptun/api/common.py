@@ -9,12 +9,11 @@ from django import forms
 from django_filters.fields import IsoDateTimeField
 
 from chats.services import DeletionContext
+from neptun.client_address import client_address
 from neptun.models import DeletionRecord, User
 
-
-def client_ip(request) -> str | None:
-    """The client's address as the server saw it (REMOTE_ADDR)."""
-    return request.META.get("REMOTE_ADDR") or None
+#: The client's address (the connection's peer unless a trusted proxy is configured).
+client_ip = client_address
 
 
 def api_context(request, *, actor: User | None) -> DeletionContext:

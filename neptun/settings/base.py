@@ -18,8 +18,21 @@ Environment values (all optional except ``SECRET_KEY`` when ``DEBUG`` is off):
 - ``API_DOCS_ACCESS`` (who reads ``/api/schema/`` and ``/api/docs/``: ``public``,
   ``staff`` or ``off``; default ``public`` with DEBUG on, ``staff`` with it off —
   see ``neptun/api/docs.py``)
+- ``TRUSTED_PROXIES`` (comma separated addresses or CIDR networks of the reverse
+  proxies in front of the server) or ``TRUSTED_PROXY_COUNT`` (how many proxies every
+  request passes through): off by default, and then the client's address — for every
+  throttle, log line and deletion record — is the connection's peer, whatever
+  forwarding headers say. With one of them set, the address comes from the
+  ``X-Forwarded-For`` hops the proxies added (right-most first); ``X-Real-IP`` and
+  ``Forwarded`` are never read. Not both. See ``neptun/client_address.py``.
+- ``LOGIN_THROTTLE_RATE`` (``POST /api/auth/login`` per client address; default
+  ``10/min``), ``ADMIN_LOGIN_THROTTLE_RATE`` (``POST /admin/login/`` per client
+  address; default the same as ``LOGIN_THROTTLE_RATE``), ``AUTH_FAILURE_LIMIT`` /
+  ``AUTH_FAILURE_WINDOW`` (failed API-key / token attempts per client address):
+  see docs/limits.md.
 """
 
+import ipaddress
 from pathlib import Path
 
 import environ
@@ -51,7 +64,7 @@ CSRF_TRUSTED_ORIGINS = TRUSTED_ORIGINS
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    "neptun.apps.NeptunAdminConfig",  # django.contrib.admin, login throttled
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -210,6 +223,21 @@ ORPHAN_SWEEP_INTERVAL = env.int("ORPHAN_SWEEP_INTERVAL", default=86400)
 # Seconds a WebSocket presence record counts without a fresh heartbeat.
 CHAT_CONNECTION_TTL = env.int("CHAT_CONNECTION_TTL", default=60)
 
+# Reverse proxies whose X-Forwarded-For hops are believed (neptun/client_address.py).
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+try:
+    for _proxy in TRUSTED_PROXIES:
+        ipaddress.ip_network(_proxy.strip(), strict=False)
+except ValueError as exc:
+    raise ImproperlyConfigured(f"TRUSTED_PROXIES: {exc}") from exc
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 or more.")
+if TRUSTED_PROXIES and TRUSTED_PROXY_COUNT:
+    raise ImproperlyConfigured("Set TRUSTED_PROXIES or TRUSTED_PROXY_COUNT, not both.")
+
+LOGIN_THROTTLE_RATE = env.str("LOGIN_THROTTLE_RATE", default="10/min")
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -225,9 +253,13 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "neptun.schema.NeptunAutoSchema",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_THROTTLE_RATES": {
-        # POST /api/auth/login, per client address.
-        "login": env.str("LOGIN_THROTTLE_RATE", default="10/min"),
+        # POST /api/auth/login and POST /admin/login/, per client address.
+        "login": LOGIN_THROTTLE_RATE,
+        "admin_login": env.str("ADMIN_LOGIN_THROTTLE_RATE", default=LOGIN_THROTTLE_RATE),
     },
+    # Throttles identify clients with neptun.client_address (neptun/throttling.py);
+    # 0 makes a plain DRF throttle fall back to the peer, never to a header.
+    "NUM_PROXIES": 0,
 }
 
 # Most distinct chat ids one batch deletion of the cookie dialect takes; see docs/limits.md.

@@ -124,6 +124,44 @@ async def test_too_many_failed_attempts_refuse_even_a_valid_key(chat, secret, se
     await communicator.disconnect()
 
 
+def socket_from(chat, secret: str, peer: str, forwarded_for: str | None = None):
+    headers = [(b"x-api-key", secret.encode())]
+    if forwarded_for is not None:
+        headers.append((b"x-forwarded-for", forwarded_for.encode()))
+    communicator = WebsocketCommunicator(application, f"/ws/v1/chats/{chat.uuid}/", headers)
+    communicator.scope["client"] = (peer, 40000)
+    return communicator
+
+
+async def test_a_forged_x_forwarded_for_does_not_escape_the_handshake_throttle(
+    chat, secret, settings
+):
+    settings.AUTH_FAILURE_LIMIT = 3
+    for i in range(3):
+        guess = socket_from(chat, "nk_guess", "203.0.113.7", f"192.0.2.{i + 1}")
+        assert (await guess.connect(TIMEOUT))[0] is False
+    forged = socket_from(chat, secret, "203.0.113.7", "192.0.2.99")
+    assert await forged.connect(TIMEOUT) == (False, CLOSE_UNAUTHORIZED)
+    victim = socket_from(chat, secret, "198.51.100.9", "203.0.113.7")
+    assert (await victim.connect(TIMEOUT))[0] is True
+    await victim.disconnect()
+
+
+async def test_behind_a_trusted_proxy_the_handshake_throttles_the_hop_it_added(
+    chat, secret, settings
+):
+    settings.AUTH_FAILURE_LIMIT = 3
+    settings.TRUSTED_PROXIES = ["10.0.0.2"]
+    for i in range(3):
+        guess = socket_from(chat, "nk_guess", "10.0.0.2", f"192.0.2.{i + 1}, 203.0.113.7")
+        assert (await guess.connect(TIMEOUT))[0] is False
+    again = socket_from(chat, secret, "10.0.0.2", "192.0.2.99, 203.0.113.7")
+    assert await again.connect(TIMEOUT) == (False, CLOSE_UNAUTHORIZED)
+    other = socket_from(chat, secret, "10.0.0.2", "203.0.113.7, 198.51.100.9")
+    assert (await other.connect(TIMEOUT))[0] is True
+    await other.disconnect()
+
+
 async def test_the_handshake_updates_last_used_at(chat, api_key):
     key, secret = api_key
     communicator = await open_socket(chat, secret)
@@ -317,6 +355,81 @@ async def test_a_revoked_key_closes_its_open_sockets_at_the_next_heartbeat(chat,
     await communicator.disconnect(code=CLOSE_UNAUTHORIZED)
     assert await database_sync_to_async(Message.objects.count)() == 0
     assert await connections_of(chat) == 0
+
+
+def _admin_revoke(key: ApiKey) -> None:
+    """Revoke through the admin's action, as staff do."""
+    from django.contrib.admin import helpers
+    from django.test import Client
+    from django.urls import reverse
+
+    client = Client()
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    response = client.post(
+        reverse("admin:neptun_apikey_changelist"),
+        {"action": "revoke", helpers.ACTION_CHECKBOX_NAME: [str(key.pk)]},
+    )
+    assert response.status_code == 302
+    key.refresh_from_db()
+    assert key.revoked_at is not None
+
+
+async def test_revoking_a_key_closes_its_open_sockets_at_once(chat, api_key, tenant, settings):
+    """Not at the next heartbeat (an hour away here): the revocation tells the socket,
+    and it receives nothing more — not the other client's next message."""
+    settings.CHAT_CONNECTION_TTL = 3 * 3600
+    key, secret = api_key
+    _, other_secret = await database_sync_to_async(ApiKey.generate)(tenant=tenant, name="other")
+    revoked = await open_socket(chat, secret)
+    other = await open_socket(chat, other_secret)
+    try:
+        await database_sync_to_async(_admin_revoke)(key)
+        assert await closed_with(revoked) == CLOSE_UNAUTHORIZED
+        await other.send_json_to({"type": "message", "content": "for valid keys only"})
+        assert (await other.receive_json_from(TIMEOUT))["type"] == "message.sent"
+        assert await revoked.receive_nothing(0.3)
+    finally:
+        await revoked.disconnect(code=CLOSE_UNAUTHORIZED)
+        await other.disconnect()
+    assert await connections_of(chat) == 0
+
+
+async def test_a_revocation_no_event_carried_still_lets_no_message_through(
+    chat, api_key, tenant, settings
+):
+    """A key revoked where no event reaches this process (another worker without
+    REDIS_URL, an update in the database): each delivery checks the key."""
+    settings.CHAT_CONNECTION_TTL = 3 * 3600
+    key, secret = api_key
+    _, other_secret = await database_sync_to_async(ApiKey.generate)(tenant=tenant, name="other")
+    revoked = await open_socket(chat, secret)
+    other = await open_socket(chat, other_secret)
+    try:
+        await database_sync_to_async(ApiKey.objects.filter(pk=key.pk).update)(
+            revoked_at=timezone.now()
+        )
+        await other.send_json_to({"type": "message", "content": "for valid keys only"})
+        assert (await other.receive_json_from(TIMEOUT))["type"] == "message.sent"
+        assert await closed_with(revoked) == CLOSE_UNAUTHORIZED  # not the message
+        assert await revoked.receive_nothing(0.3)
+    finally:
+        await revoked.disconnect(code=CLOSE_UNAUTHORIZED)
+        await other.disconnect()
+
+
+async def test_revoking_one_key_leaves_the_sockets_of_other_keys_open(chat, api_key, tenant):
+    key, secret = api_key
+    _, other_secret = await database_sync_to_async(ApiKey.generate)(tenant=tenant, name="other")
+    revoked = await open_socket(chat, secret)
+    other = await open_socket(chat, other_secret)
+    try:
+        await database_sync_to_async(_admin_revoke)(key)
+        assert await closed_with(revoked) == CLOSE_UNAUTHORIZED
+        await other.send_json_to({"type": "ping"})
+        assert await other.receive_json_from(TIMEOUT) == {"type": "pong"}
+    finally:
+        await revoked.disconnect(code=CLOSE_UNAUTHORIZED)
+        await other.disconnect()
 
 
 async def test_the_record_is_removed_even_when_a_send_to_a_vanished_client_raises(chat, secret):

@@ -49,3 +49,49 @@ def test_debug_off_without_a_secret_refuses_to_start():
     result = probe(DEBUG="0")
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "error"),
+    [
+        ({"TRUSTED_PROXIES": "10.0.0.1,not-an-address"}, "TRUSTED_PROXIES"),
+        ({"TRUSTED_PROXY_COUNT": "-1"}, "TRUSTED_PROXY_COUNT"),
+        (
+            {"TRUSTED_PROXIES": "10.0.0.0/8", "TRUSTED_PROXY_COUNT": "1"},
+            "TRUSTED_PROXIES or TRUSTED_PROXY_COUNT, not both",
+        ),
+    ],
+)
+def test_a_wrong_trusted_proxy_setting_refuses_to_start(env, error):
+    result = probe(**env)
+    assert result.returncode != 0
+    assert error in result.stderr
+
+
+PROXY_PROBE = (
+    "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'neptun.settings.base'; "
+    "django.setup(); from django.conf import settings as s; "
+    "print(s.TRUSTED_PROXIES, s.TRUSTED_PROXY_COUNT)"
+)
+
+
+def proxy_probe(**env: str) -> str:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("TRUSTED_PROXY")}
+    clean.pop("DJANGO_SETTINGS_MODULE", None)
+    result = subprocess.run(
+        [sys.executable, "-c", PROXY_PROBE],
+        cwd=REPO,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_trusted_proxies_are_off_by_default_and_read_from_the_environment():
+    assert proxy_probe() == "[] 0"
+    assert proxy_probe(TRUSTED_PROXIES="10.0.0.0/8,192.0.2.1") == "['10.0.0.0/8', '192.0.2.1'] 0"
+    assert proxy_probe(TRUSTED_PROXY_COUNT="2") == "[] 2"

@@ -29,7 +29,6 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 from rest_framework.viewsets import GenericViewSet
 
@@ -37,6 +36,7 @@ from chats import services as deletion
 from neptun.api.common import api_context
 from neptun.authentication import CrossSiteRequest, NeptunSessionAuthentication, is_cross_site
 from neptun.models import User
+from neptun.throttling import ScopedRateThrottle
 
 from . import errors, filters, selectors, services
 from .serializers import (
@@ -114,7 +114,8 @@ class LoginView(NeptunSessionDialect, APIView):
 
     authentication_classes = []
     permission_classes = [AllowAny]
-    # Attempts per client address: REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["login"].
+    # Attempts per client address (neptun.client_address, not a header the client
+    # picks): REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["login"].
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "login"
 
