@@ -8,9 +8,16 @@ drops a file row behind the service's back, so no blob is lost track of.
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
+from django.core.files.storage import Storage
 from django.db import models
 from django.utils import timezone
+
+from neptun.uploads import storage_file_name
+
+logger = logging.getLogger("collections_app")
 
 
 class Collection(models.Model):
@@ -40,7 +47,10 @@ class Collection(models.Model):
 
 
 def upload_to(instance: File, filename: str) -> str:
-    return f"uploads/{instance.owner_id}/{timezone.now():%Y/%m/%d}/{filename}"
+    """``uploads/<owner>/<date>/<name>``, the name cut to fit the file system even
+    with the suffix storage adds on a collision (:func:`neptun.uploads.storage_file_name`)."""
+    name = storage_file_name(filename)
+    return f"uploads/{instance.owner_id}/{timezone.now():%Y/%m/%d}/{name}"
 
 
 class File(models.Model):
@@ -68,3 +78,23 @@ class File(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs):
+        """Save; if this save wrote the blob (an uncommitted upload, e.g. from the
+        admin's form) and the row then fails, remove the blob before re-raising."""
+        writes_blob = bool(self.blob) and not self.blob._committed
+        try:
+            super().save(*args, **kwargs)
+        except BaseException:
+            if writes_blob and self.blob._committed:
+                remove_blob_quietly(self.blob.storage, self.blob.name)
+            raise
+
+
+def remove_blob_quietly(storage: Storage, name: str) -> None:
+    """Remove the blob of a row that was not stored. A failure is logged (the blob is
+    then an orphan for ``cleanup_orphans``) and never hides the error that led here."""
+    try:
+        storage.delete(name)
+    except Exception:
+        logger.exception("could not remove the blob %s of a file that was not stored", name)

@@ -16,10 +16,13 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from chats.routing import websocket_urlpatterns  # noqa: E402
+from neptun.uploads import RequestBodyLimit  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # Django reads a whole body to disk before any view runs: refuse an
+        # oversized one first (neptun/uploads.py).
+        "http": RequestBodyLimit(django_asgi_app),
         "websocket": URLRouter(websocket_urlpatterns),
     }
 )

@@ -30,6 +30,10 @@ Environment values (all optional except ``SECRET_KEY`` when ``DEBUG`` is off):
   address; default the same as ``LOGIN_THROTTLE_RATE``), ``AUTH_FAILURE_LIMIT`` /
   ``AUTH_FAILURE_WINDOW`` (failed API-key / token attempts per client address):
   see docs/limits.md.
+- ``MAX_UPLOAD_SIZE`` (bytes of one upload, all its file parts together; default
+  52,428,800 = 50 MiB; over it: 413, nothing written)
+- ``UPLOAD_QUOTA_PER_USER`` (bytes of stored files per user; default 1 GiB; ``0``
+  turns the quota off; over it: 413, nothing written)
 """
 
 import ipaddress
@@ -298,6 +302,18 @@ SPECTACULAR_SETTINGS = {
 # Largest request body Django will read into memory (uploads excepted).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
+# Uploads (neptun/uploads.py, docs/limits.md). 50 MiB takes the documents, images and
+# spreadsheets a chat client attaches, while one request can neither fill a disk nor
+# keep a worker busy for long; the quota bounds what one user (one leaked token) can
+# store in total. The first upload handler stops a body over the limit while it streams.
+MAX_UPLOAD_SIZE = env.int("MAX_UPLOAD_SIZE", default=50 * 1024 * 1024)
+UPLOAD_QUOTA_PER_USER = env.int("UPLOAD_QUOTA_PER_USER", default=1024 * 1024 * 1024)
+FILE_UPLOAD_HANDLERS = [
+    "neptun.uploads.UploadLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 # ``json``: one JSON object per line (default when DEBUG is off); ``text`` otherwise.
 LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG else "json")

@@ -27,6 +27,7 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from neptun import exceptions as domain
+from neptun.uploads import UploadRefused
 
 logger = logging.getLogger("neptun.api.conversations")
 
@@ -75,7 +76,8 @@ class RequestValidationError(exceptions.APIException):
 
 
 class PayloadTooLarge(exceptions.APIException):
-    """413: the body is larger than ``DATA_UPLOAD_MAX_MEMORY_SIZE``."""
+    """413: the body is larger than ``DATA_UPLOAD_MAX_MEMORY_SIZE``, or an upload is
+    over ``MAX_UPLOAD_SIZE`` or its owner's quota (the message says which)."""
 
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "Request body too large"
@@ -112,7 +114,9 @@ def _body(detail: Any, status_code: int, headers: dict[str, str] | None = None) 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """The conversations dialect's DRF exception handler (see the module docstring)."""
-    if isinstance(exc, RequestDataTooBig):
+    if isinstance(exc, UploadRefused):
+        exc = PayloadTooLarge(exc.message)
+    elif isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
     if isinstance(exc, RequestValidationError):
         return _body(exc.errors, exc.status_code)

@@ -12,6 +12,7 @@ from rest_framework import serializers
 
 from chats.models import Chat, ConversationType
 from collections_app.models import Collection, File
+from neptun import uploads
 
 from . import selectors
 
@@ -122,6 +123,14 @@ class FileCreateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     name = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
     chat_id = serializers.IntegerField(required=False, allow_null=True, min_value=1)
     collection_id = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+
+    def validate_file(self, upload):
+        """The part's content type must fit ``File.content_type`` and be
+        ``type/subtype``: checked here, before the blob is written."""
+        problem = uploads.validate_content_type(upload.content_type or "")
+        if problem:
+            raise serializers.ValidationError(problem, code="value_error")
+        return upload
 
     def validate(self, attrs):
         attrs = super().validate(attrs)

@@ -5,9 +5,11 @@ endpoints can be exercised end to end. Callers have checked ownership (selectors
 from __future__ import annotations
 
 from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
 
 from chats.models import Chat
-from collections_app.models import Collection, File
+from collections_app.models import Collection, File, remove_blob_quietly
+from neptun import uploads
 from neptun.models import User
 
 
@@ -35,13 +37,35 @@ def file_create(
     chat: Chat | None = None,
     collection: Collection | None = None,
 ) -> File:
-    """Store the upload as a blob and a ``File`` row (the blob is written first)."""
-    return File.objects.create(
+    """Store the upload as a blob and a ``File`` row.
+
+    The serializer has validated the content type and the names. The quota is checked
+    before the blob is written (a refused upload writes nothing), and again in the
+    short transaction that inserts the row, under a lock on the owner's row so that
+    two concurrent uploads cannot both pass it; the blob is written before that
+    transaction, so no lock is held while it is copied. If the row is not inserted
+    — quota lost to a concurrent upload, a database error — the blob is removed
+    before the error goes on. (A caller that wraps this in its own transaction and
+    rolls it back later leaves the blob to ``cleanup_orphans``.)
+    """
+    size = upload.size or 0
+    uploads.check_quota(owner.pk, size)
+    file = File(
         owner=owner,
         chat=chat,
         collection=collection,
-        name=name or upload.name or "upload",
-        blob=upload,
-        size=upload.size or 0,
+        name=name or uploads.display_name(upload.name or "") or "upload",
+        size=size,
         content_type=upload.content_type or "application/octet-stream",
     )
+    file.blob.save(upload.name or "upload", upload, save=False)
+    try:
+        with transaction.atomic():
+            if uploads.quota_enabled():
+                User.objects.select_for_update(no_key=True).filter(pk=owner.pk).exists()
+                uploads.check_quota(owner.pk, size)
+            file.save(force_insert=True)
+    except BaseException:
+        remove_blob_quietly(file.blob.storage, file.blob.name)
+        raise
+    return file

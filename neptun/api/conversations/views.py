@@ -155,7 +155,14 @@ class FileListCreateView(ConversationsDialect, generics.ListCreateAPIView):
         return selectors.files_of(self.request.user)
 
     @extend_schema(
-        request={"multipart/form-data": FileCreateSerializer}, responses={201: FileSerializer}
+        request={"multipart/form-data": FileCreateSerializer},
+        responses={
+            201: FileSerializer,
+            413: OpenApiResponse(
+                description="The file is larger than MAX_UPLOAD_SIZE, or the caller's "
+                "UPLOAD_QUOTA_PER_USER has no room for it; nothing was stored."
+            ),
+        },
     )
     def post(self, request, *args, **kwargs):
         data = FileCreateSerializer(data=request.data, context={"request": request})
