@@ -88,6 +88,7 @@ class CollectionAdmin(ServiceDeletionAdmin):
     date_hierarchy = "created_at"
     fields = ("name", "is_global", "tenant", "owner", "created_at")
     raw_id_fields = ("owner", "tenant")
+    readonly_fields = ("created_at",)
 
     @admin.display(description="tenant", ordering="tenant__name")
     def tenant_name(self, obj: Collection) -> str:
