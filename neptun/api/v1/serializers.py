@@ -37,7 +37,10 @@ class ChatOutSerializer(serializers.ModelSerializer):
 
 @extend_schema_serializer(component_name="V1ChatCreate")
 class ChatCreateSerializer(serializers.Serializer):
-    """``{"user": <id> | "user_email": "...", "title", "conversation_type", "collection"}``."""
+    """``{"user": <id> | "user_email": "...", "title", "conversation_type", "collection"}``.
+
+    ``collection``: one of the user's collections or a global one of this tenant.
+    """
 
     user = serializers.IntegerField(required=False, min_value=1)
     user_email = serializers.EmailField(required=False)
