@@ -165,11 +165,16 @@ class ChatCreateSerializer(serializers.Serializer):
             return None
         pk = selectors.parse_id(value)
         try:
-            if pk is None:
-                raise CollectionNotFound("Collection not found")
-            return usable_collection(owner=self.context["owner"], collection=pk)
+            collection = (
+                usable_collection(owner=self.context["owner"], collection=pk)
+                if pk is not None
+                else None
+            )
         except CollectionNotFound:
-            raise serializers.ValidationError("Collection not found.") from None
+            collection = None
+        if collection is None:
+            raise serializers.ValidationError("Collection not found.")
+        return collection
 
 
 class MessageCreateSerializer(serializers.Serializer):
