@@ -73,11 +73,16 @@ def seed(run: Run, media: Path, index: int) -> tuple[object, str, Seeded]:
     """A user with ``run.chats`` conversations (types in turn), bulk-inserted."""
     from chats.models import Chat, Message
     from collections_app.models import Collection, File
-    from neptun.models import AccessToken, User
+    from neptun.models import AccessToken, Tenant, User
 
     user = User.objects.create_user(f"bench{index}@example.com", password=None)
     _, secret = AccessToken.generate(user=user)
-    global_ = Collection.objects.create(owner=None, is_global=True, name=f"global {index}")
+    tenant = Tenant.objects.create(name=f"bench-memory-{index}")
+    user.tenant = tenant
+    user.save(update_fields=["tenant"])
+    global_ = Collection.objects.create(
+        owner=None, is_global=True, tenant=tenant, name=f"global {index}"
+    )
     n_own = sum(1 for i in range(run.chats) if TYPES[i % 4] == "user_files")
     own = Collection.objects.bulk_create(Collection(owner=user, name=f"c{i}") for i in range(n_own))
     own_ids = iter(c.pk for c in own)

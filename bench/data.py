@@ -143,11 +143,14 @@ class Generator:
         return self._m("user").objects.create(email=email)
 
     def collections(self, owner: Any, n: int, *, is_global: bool = False) -> list[int]:
+        # Neptun's global collection belongs to a tenant; the stock schema has none.
+        tenant = {"tenant": self.tenant} if is_global and self.schema == "neptun" else {}
         objs = [
             self._m("collection")(
                 owner=None if is_global else owner,
                 is_global=is_global,
                 name=f"collection {self._label()}",
+                **tenant,
             )
             for _ in range(n)
         ]

@@ -1257,12 +1257,13 @@ def collections_delete_preview(*, collections: QuerySet[Collection]) -> Deletion
 
 
 def _users_parts(
-    users: QuerySet[User],
+    users: QuerySet[User], *, tenant_ids: Sequence[int] = ()
 ) -> tuple[QuerySet[Chat], Callable[[], list[int]], Callable[[_Plan], Also]]:
+    """``tenant_ids``: tenants deleted with the users, whose global collections go too."""
     user_ids = list(users.order_by("id").values_list("id", flat=True))
 
     def collections() -> list[int]:
-        owned = Collection.objects.filter(owner_id__in=user_ids)
+        owned = Collection.objects.filter(Q(owner_id__in=user_ids) | Q(tenant_id__in=tenant_ids))
         return list(owned.order_by("id").values_list("id", flat=True))
 
     def also(dry_run: bool) -> tuple[Counter[str], list[str]]:
@@ -1275,6 +1276,7 @@ def _users_parts(
             files = (
                 File.objects.filter(owner_id__in=user_ids)
                 .exclude(collection__owner_id__in=user_ids)
+                .exclude(collection__tenant_id__in=tenant_ids)
                 .exclude(chat__owner_id__in=user_ids, collection__isnull=True)
             )
             counts["files"] += files.count()
@@ -1316,7 +1318,9 @@ def _tenants_parts(
     tenants: QuerySet[Tenant],
 ) -> tuple[QuerySet[Chat], Callable[[], list[int]], Callable[[_Plan], Also]]:
     tenant_ids = list(tenants.order_by("id").values_list("id", flat=True))
-    chats, collections, make_user_also = _users_parts(User.objects.filter(tenant_id__in=tenant_ids))
+    chats, collections, make_user_also = _users_parts(
+        User.objects.filter(tenant_id__in=tenant_ids), tenant_ids=tenant_ids
+    )
 
     def make_also(plan: _Plan) -> Also:
         user_also = make_user_also(plan)
@@ -1342,7 +1346,8 @@ def _tenants_parts(
 def tenants_delete(
     *, tenants: QuerySet[Tenant], ctx: DeletionContext, progress: Progress | None = None
 ) -> DeletionResult:
-    """Delete tenants: their users with everything those own, their API keys, the rows."""
+    """Delete tenants: their users with everything those own, their global collections
+    with their files, their API keys, the rows."""
     chats, collections, make_also = _tenants_parts(tenants)
     return _perform(
         chats, ctx, extra_collections=collections, make_also=make_also, progress=progress

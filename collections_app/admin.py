@@ -1,5 +1,9 @@
 """Admin for collections and files.
 
+A collection's tenant is its owner's, or — for a global collection — the one the
+admin chose (required: the model's validation and a database constraint). The list
+shows and filters by that tenant.
+
 Collections are deleted only through :func:`chats.services.collections_delete`
 (with their files and blobs; chats linked to them stay, without the link), files
 only through :func:`chats.cleanup.files_delete` (rows, then blobs after commit).
@@ -10,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 
 from chats import cleanup, services
@@ -18,6 +22,7 @@ from chats.models import Chat
 from chats.services import DeletionResult
 from collections_app.models import Collection, File
 from neptun.admin import DeletionSpec, OwnerFilter, ServiceDeletionAdmin
+from neptun.models import Tenant
 
 
 def _collections_kept(
@@ -46,19 +51,50 @@ def _files_kept(
     ]
 
 
+class CollectionTenantFilter(admin.SimpleListFilter):
+    """``?tenant=<id>``: the tenant's global collections and its users' own ones."""
+
+    title = "tenant"
+    parameter_name = "tenant"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [
+            (str(pk), name)
+            for pk, name in Tenant.objects.order_by("name", "id").values_list("pk", "name")
+        ]
+
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[Collection]
+    ) -> QuerySet[Collection]:
+        value = self.value()
+        if not value:
+            return queryset
+        if not value.isdigit():
+            return queryset.none()
+        return queryset.filter(Q(tenant_id=int(value)) | Q(owner__tenant_id=int(value)))
+
+
 @admin.register(Collection)
 class CollectionAdmin(ServiceDeletionAdmin):
-    list_display = ("name", "id", "owner", "is_global", "file_count", "created_at")
+    list_display = ("name", "id", "owner", "is_global", "tenant_name", "file_count", "created_at")
     list_filter = (
         "is_global",
+        CollectionTenantFilter,
         OwnerFilter,
-        ("owner__tenant", admin.RelatedFieldListFilter),
         ("created_at", admin.DateFieldListFilter),
     )
-    list_select_related = ("owner",)
-    search_fields = ("name", "=id", "owner__email")
+    list_select_related = ("owner", "owner__tenant", "tenant")
+    search_fields = ("name", "=id", "owner__email", "tenant__name")
     date_hierarchy = "created_at"
-    raw_id_fields = ("owner",)
+    fields = ("name", "is_global", "tenant", "owner", "created_at")
+    raw_id_fields = ("owner", "tenant")
+    readonly_fields = ("created_at",)
+
+    @admin.display(description="tenant", ordering="tenant__name")
+    def tenant_name(self, obj: Collection) -> str:
+        """The global collection's tenant, or the owner's."""
+        tenant = obj.tenant if obj.is_global else getattr(obj.owner, "tenant", None)
+        return tenant.name if tenant is not None else "—"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Collection]:
         return super().get_queryset(request).annotate(file_count=Count("files"))

@@ -4,6 +4,15 @@ A ``File`` row points at a blob in Django's storage. Rows are removed in SQL; th
 blob is removed by the deletion service after the row's deletion commits.
 ``File.chat`` and ``File.collection`` are ``DB_SET_NULL``: the database never
 drops a file row behind the service's back, so no blob is lost track of.
+
+A collection is either a user's own (``owner`` set, ``tenant`` empty: its tenant is
+its owner's) or global — an admin-managed knowledge base of **one tenant**
+(``owner`` empty, ``tenant`` set). A global collection is listed, linked to chats,
+searched and counted only for the users and keys of its tenant
+(:func:`collections_app.selectors.collections_usable_by`). Both rules are database
+constraints as well as model validation (the admin's form). ``Collection.tenant``
+is ``DO_NOTHING``, like ``User.tenant``: the deletion service deletes a tenant's
+global collections, with their files, before the tenant.
 """
 
 from __future__ import annotations
@@ -11,6 +20,7 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.storage import Storage
 from django.db import models
 from django.utils import timezone
@@ -30,6 +40,15 @@ class Collection(models.Model):
         help_text="Empty for a global, admin-managed knowledge base.",
     )
     is_global = models.BooleanField(default=False, db_index=True)
+    tenant = models.ForeignKey(
+        "neptun.Tenant",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        related_name="global_collections",
+        help_text="The tenant whose users and keys see this global collection. Required "
+        "for a global collection, empty for a user's own (its tenant is its owner's).",
+    )
     name = models.CharField(max_length=200)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -39,11 +58,41 @@ class Collection(models.Model):
                 condition=models.Q(is_global=True, owner__isnull=True)
                 | models.Q(is_global=False, owner__isnull=False),
                 name="collection_global_has_no_owner",
-            )
+            ),
+            models.CheckConstraint(
+                condition=models.Q(is_global=True, tenant__isnull=False)
+                | models.Q(is_global=False, tenant__isnull=True),
+                name="collection_global_has_a_tenant",
+                violation_error_message="A global collection needs a tenant; a user's "
+                "collection has none.",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        """The two constraints, as form errors on the field to change."""
+        super().clean()
+        errors: dict[str, str] = {}
+        if self.is_global:
+            if self.owner_id is not None:
+                errors["owner"] = "A global collection has no owner: leave it empty."
+            if self.tenant_id is None:
+                errors["tenant"] = (
+                    "A global collection belongs to one tenant: choose the tenant whose "
+                    "users may use it."
+                )
+        else:
+            if self.owner_id is None:
+                errors["owner"] = "A collection that is not global needs an owner."
+            if self.tenant_id is not None:
+                errors["tenant"] = (
+                    "Only a global collection has a tenant; a user's collection belongs "
+                    "to its owner's tenant. Leave it empty."
+                )
+        if errors:
+            raise ValidationError(errors)
 
 
 def upload_to(instance: File, filename: str) -> str:

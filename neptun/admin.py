@@ -609,16 +609,20 @@ def _tenants_kept(
             DeletionRecord.objects.filter(actor_id__in=users).count(),
         ),
         (
-            "Global collections (never deleted with a tenant)",
-            Collection.objects.filter(is_global=True).count(),
+            "Chats of other tenants' users linked to their global collections (they stay, "
+            "without the link)",
+            Chat.objects.filter(collection__tenant__in=tenants)
+            .exclude(owner__tenant__in=tenants)
+            .count(),
         ),
     ]
 
 
 @admin.register(Tenant)
 class TenantAdmin(ServiceDeletionAdmin):
-    """Deleting a tenant deletes its users (with everything they own), its API keys
-    and the tenant, through the deletion service."""
+    """Deleting a tenant deletes its users (with everything they own), its global
+    collections (with their files), its API keys and the tenant, through the deletion
+    service."""
 
     list_display = ("name", "created_at", "user_count")
     search_fields = ("name",)
@@ -636,8 +640,8 @@ class TenantAdmin(ServiceDeletionAdmin):
         return DeletionSpec(
             verb="Delete",
             intro="Each tenant goes with its users and everything they own (chats, "
-            "messages, projects, collections, files with their blobs, tokens) and its "
-            "API keys.",
+            "messages, projects, collections, files with their blobs, tokens), its global "
+            "collections with their files, and its API keys.",
             preview=lambda qs, o: services.tenants_delete_preview(tenants=plain(qs)),
             kept=_tenants_kept,
             execute=lambda qs, o, ctx: [services.tenants_delete(tenants=plain(qs), ctx=ctx)],

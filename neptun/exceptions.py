@@ -26,3 +26,14 @@ class Conflict(NeptunError):
 
 class InvalidInput(NeptunError):
     """The request is malformed; nothing was changed."""
+
+
+class CollectionNotFound(NotFound):
+    """A chat was to link a collection its owner may not use: unknown, another
+    user's, or another tenant's global one (indistinguishable). Each dialect answers
+    it as it answers an unknown collection in the body."""
+
+
+class GlobalCollectionRequired(InvalidInput):
+    """A ``global_collection`` conversation without a global collection (a contract
+    of the conversations dialect only)."""

@@ -57,7 +57,10 @@ class CollectionFactory(DjangoModelFactory):
     name = factory.Sequence(lambda n: f"collection-{n}")
 
     class Params:
-        global_ = factory.Trait(owner=None, is_global=True)
+        # A global collection belongs to one tenant (a new one unless ``tenant=`` is given).
+        global_ = factory.Trait(
+            owner=None, is_global=True, tenant=factory.SubFactory(TenantFactory)
+        )
 
 
 class ChatFactory(DjangoModelFactory):

@@ -77,3 +77,34 @@ def test_admin_deletes_tenant_through_the_service(superuser_client):
     record = DeletionRecord.objects.get()
     assert record.interface == "admin"
     assert record.counts["tenants"] == 1
+
+
+def test_a_tenants_global_collections_go_with_it(django_capture_on_commit_callbacks):
+    from django.core.files.storage import default_storage
+
+    tenant = _tenant_with_data()
+    other = _tenant_with_data()
+    kb = CollectionFactory(global_=True, tenant=tenant)
+    in_kb = [
+        FileFactory(owner=UserFactory(tenant=tenant, is_staff=True), collection=kb),
+        FileFactory(owner=UserFactory(tenant=None, is_staff=True), collection=kb),
+    ]
+    others_kb = CollectionFactory(global_=True, tenant=other)
+    FileFactory(owner=UserFactory(tenant=other), collection=others_kb)
+    selection = Tenant.objects.filter(pk=tenant.pk)
+
+    preview = services.tenants_delete_preview(tenants=selection)
+    with django_capture_on_commit_callbacks(execute=True):  # blobs go after commit
+        result = services.tenants_delete(
+            tenants=selection, ctx=services.DeletionContext(None, "command", "test")
+        )
+
+    # 2 chats' files, the staff user's file counted once, the staff user of no tenant's.
+    for kind, n in {"collections": 1, "files": 4, "users": 3}.items():
+        assert result.counts[kind] == n, kind
+        assert preview.counts[kind] == n, kind
+    assert not Collection.objects.filter(pk=kb.pk).exists()
+    assert not File.objects.filter(pk__in=[f.pk for f in in_kb]).exists()
+    assert not any(default_storage.exists(f.blob.name) for f in in_kb)
+    assert Collection.objects.filter(pk=others_kb.pk).exists()
+    assert File.objects.filter(collection=others_kb).count() == 1

@@ -3,10 +3,11 @@ view cannot forget the ownership check."""
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from chats.models import Chat
 from collections_app.models import Collection, File
+from collections_app.selectors import collections_usable_by
 from neptun.models import User
 
 
@@ -19,10 +20,8 @@ def files_of(user: User) -> QuerySet[File]:
 
 
 def collections_visible_to(user: User) -> QuerySet[Collection]:
-    """The user's own collections and the global (admin-managed) ones."""
-    return Collection.objects.filter(Q(owner=user) | Q(is_global=True)).order_by(
-        "-created_at", "-id"
-    )
+    """The user's own collections and the global (admin-managed) ones of their tenant."""
+    return collections_usable_by(user=user).order_by("-created_at", "-id")
 
 
 def own_chat(user: User, chat_id: int) -> Chat | None:
@@ -31,7 +30,3 @@ def own_chat(user: User, chat_id: int) -> Chat | None:
 
 def own_collection(user: User, collection_id: int) -> Collection | None:
     return Collection.objects.filter(pk=collection_id, owner=user, is_global=False).first()
-
-
-def visible_collection(user: User, collection_id: int) -> Collection | None:
-    return collections_visible_to(user).filter(pk=collection_id).first()

@@ -1,6 +1,7 @@
 """Writes of the conversations dialect that are not deletions (those are all in
 :mod:`chats.services`): creating chats, collections and files so the deletion
-endpoints can be exercised end to end. Callers have checked ownership (selectors)."""
+endpoints can be exercised end to end. Callers have checked ownership (selectors).
+Chats are created by :func:`chats.creation.chat_create`, as in every dialect."""
 
 from __future__ import annotations
 
@@ -11,18 +12,6 @@ from chats.models import Chat
 from collections_app.models import Collection, File, remove_blob_quietly
 from neptun import uploads
 from neptun.models import User
-
-
-def chat_create(
-    *,
-    owner: User,
-    title: str = "",
-    conversation_type: str | None,
-    collection: Collection | None = None,
-) -> Chat:
-    return Chat.objects.create(
-        owner=owner, title=title, conversation_type=conversation_type, collection=collection
-    )
 
 
 def collection_create(*, owner: User, name: str) -> Collection:

@@ -17,10 +17,12 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from chats.creation import chat_create
 from chats.services import conversations_delete, conversations_delete_preview
 from neptun.api.common import api_context
 from neptun.api.parsers import JSONParser
 from neptun.authentication import BearerTokenAuthentication
+from neptun.exceptions import CollectionNotFound, GlobalCollectionRequired
 
 from . import selectors, services
 from .errors import exception_handler
@@ -38,6 +40,7 @@ from .serializers import (
     CollectionSerializer,
     FileCreateSerializer,
     FileSerializer,
+    chat_create_errors,
 )
 
 _ERRORS = {
@@ -120,19 +123,27 @@ class ChatListCreateView(ConversationsDialect, generics.ListCreateAPIView):
     def post(self, request, *args, **kwargs):
         data = ChatCreateSerializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
-        chat = services.chat_create(owner=request.user, **data.validated_data)
+        try:
+            chat = chat_create(
+                owner=request.user, require_global_collection=True, **data.validated_data
+            )
+        except (CollectionNotFound, GlobalCollectionRequired) as exc:
+            raise chat_create_errors(exc) from None
         return Response(ChatSerializer(chat).data, status=status.HTTP_201_CREATED)
 
 
 class CollectionListCreateView(ConversationsDialect, generics.ListCreateAPIView):
-    """``GET/POST /api/collections``: the caller's and the global collections; create
-    one of the caller's (global ones are created by staff in the admin)."""
+    """``GET/POST /api/collections``: the caller's collections and the global ones of
+    the caller's tenant; create one of the caller's (global ones are created by staff
+    in the admin)."""
 
     serializer_class = CollectionSerializer
     filterset_class = CollectionFilter
     parser_classes = [JSONParser]
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # the schema: no caller
+            return CollectionSerializer.Meta.model.objects.none()
         return selectors.collections_visible_to(self.request.user)
 
     @extend_schema(request=CollectionCreateSerializer, responses={201: CollectionSerializer})

@@ -8,10 +8,9 @@ out-of-range path segment). The three cases are indistinguishable on purpose.
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from chats.models import Chat, Message
-from collections_app.models import Collection
 from neptun.exceptions import NotFound
 from neptun.models import User
 from projects.models import Project
@@ -80,8 +79,3 @@ def project_chat_list(*, project: Project) -> QuerySet[Chat]:
     return Chat.objects.filter(owner_id=project.owner_id, project_links__project=project).order_by(
         "-created_at", "-id"
     )
-
-
-def collections_usable_by(*, owner: User) -> QuerySet[Collection]:
-    """Collections a chat of ``owner`` may use: the owner's own and global ones."""
-    return Collection.objects.filter(Q(owner=owner) | Q(is_global=True, owner__isnull=True))

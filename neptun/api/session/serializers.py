@@ -18,8 +18,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from chats.creation import usable_collection
 from chats.models import Chat, ConversationType, Message
-from neptun.exceptions import InvalidInput
+from neptun.exceptions import CollectionNotFound, InvalidInput
 from neptun.models import User
 from projects.models import Project
 
@@ -144,8 +145,10 @@ class ChatCreateSerializer(serializers.Serializer):
     """``{"title"?, "conversation_type"?, "collection"?}``.
 
     ``conversation_type`` defaults to ``regular`` and may be ``null``;
-    ``collection`` must be one of the owner's collections or a global one (the
-    owner comes in ``context["owner"]``).
+    ``collection`` must be one of the owner's collections or a global one of the
+    owner's tenant (the owner comes in ``context["owner"]``). It is checked here, by
+    the rule :func:`chats.creation.chat_create` applies again, so that it is reported
+    together with the other fields' errors, as this dialect always has.
     """
 
     title = StrictCharField(max_length=300, required=False, allow_blank=True, default="")
@@ -161,11 +164,14 @@ class ChatCreateSerializer(serializers.Serializer):
         if value is None:
             return None
         pk = selectors.parse_id(value)
-        collection = (
-            selectors.collections_usable_by(owner=self.context["owner"]).filter(pk=pk).first()
-            if pk is not None
-            else None
-        )
+        try:
+            collection = (
+                usable_collection(owner=self.context["owner"], collection=pk)
+                if pk is not None
+                else None
+            )
+        except CollectionNotFound:
+            collection = None
         if collection is None:
             raise serializers.ValidationError("Collection not found.")
         return collection

@@ -1,4 +1,5 @@
-"""Writes of the Neptun dialect other than deletions (those are ``chats.services``).
+"""Writes of the Neptun dialect other than deletions (those are ``chats.services``)
+and chat creation (:func:`chats.creation.chat_create`, shared by every dialect).
 
 Each write that hangs a row off a chat first locks the chat (``FOR NO KEY UPDATE``):
 a concurrent deletion (which locks ``FOR UPDATE``) then either runs first, and
@@ -10,8 +11,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from chats.models import Chat, ConversationType, Message
-from collections_app.models import Collection
+from chats.models import Chat, Message
 from neptun.exceptions import NotFound
 from neptun.models import User
 from projects.models import Project, ProjectChat
@@ -26,18 +26,6 @@ def _lock_chat(chat: Chat) -> Chat:
     if locked is None:
         raise NotFound("Chat not found")
     return locked
-
-
-def chat_create(
-    *,
-    owner: User,
-    title: str = "",
-    conversation_type: str | None = ConversationType.REGULAR,
-    collection: Collection | None = None,
-) -> Chat:
-    return Chat.objects.create(
-        owner=owner, title=title, conversation_type=conversation_type, collection=collection
-    )
 
 
 @transaction.atomic

@@ -33,8 +33,10 @@ from rest_framework.views import APIView
 from rest_framework.viewsets import GenericViewSet
 
 from chats import services as deletion
+from chats.creation import chat_create
 from neptun.api.common import api_context
 from neptun.authentication import CrossSiteRequest, NeptunSessionAuthentication, is_cross_site
+from neptun.exceptions import CollectionNotFound
 from neptun.models import User
 from neptun.throttling import ScopedRateThrottle
 
@@ -50,6 +52,7 @@ from .serializers import (
     ProjectSerializer,
     UserSerializer,
     chat_ids_from,
+    invalid_body,
     json_body,
     raise_if_invalid,
 )
@@ -181,7 +184,12 @@ class ChatViewSet(UserScopedViewSet):
         fields = ("title", "conversation_type", "collection")
         data = json_body(request, fields=fields, allow_empty=True)
         values = raise_if_invalid(ChatCreateSerializer(data=data, context={"owner": self.owner}))
-        chat = services.chat_create(owner=self.owner, **values)
+        try:
+            chat = chat_create(owner=self.owner, **values)
+        except CollectionNotFound:  # gone since the body was validated
+            raise invalid_body(
+                "collection", errors={"collection": ["Collection not found."]}
+            ) from None
         return Response(ChatSerializer(chat).data, status=status.HTTP_201_CREATED)
 
     def retrieve(self, request: Request, user_id: str, chat_id: str) -> Response:

@@ -6,12 +6,11 @@ integer primary key never leaves the server.
 
 from __future__ import annotations
 
-from django.db.models import Q
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from chats.models import Chat, ConversationType, Message
-from collections_app.models import Collection, File
+from collections_app.models import File
 from neptun.models import Tenant, User
 
 
@@ -38,7 +37,10 @@ class ChatOutSerializer(serializers.ModelSerializer):
 
 @extend_schema_serializer(component_name="V1ChatCreate")
 class ChatCreateSerializer(serializers.Serializer):
-    """``{"user": <id> | "user_email": "...", "title", "conversation_type", "collection"}``."""
+    """``{"user": <id> | "user_email": "...", "title", "conversation_type", "collection"}``.
+
+    ``collection``: one of the user's collections or a global one of this tenant.
+    """
 
     user = serializers.IntegerField(required=False, min_value=1)
     user_email = serializers.EmailField(required=False)
@@ -67,18 +69,15 @@ class ChatCreateSerializer(serializers.Serializer):
         if owner is None:
             raise serializers.ValidationError({"user": ["No such user in this tenant."]})
         attrs["owner"] = owner
-        collection_id = attrs.get("collection")
-        attrs["collection"] = None
-        if collection_id is not None:
-            collection = Collection.objects.filter(
-                Q(owner=owner) | Q(is_global=True), pk=collection_id
-            ).first()
-            if collection is None:
-                raise serializers.ValidationError(
-                    {"collection": ["No such collection of this user (or global)."]}
-                )
-            attrs["collection"] = collection
+        # ``collection`` stays an id: :func:`chats.creation.chat_create` checks it for
+        # the owner (their own, or a global one of this tenant) and the view answers
+        # its CollectionNotFound with :data:`COLLECTION_NOT_FOUND`.
+        attrs.setdefault("collection", None)
         return attrs
+
+
+#: The 400 of ``POST /api/v1/chats`` for a collection the chat's user may not use.
+COLLECTION_NOT_FOUND = {"collection": ["No such collection of this user (or global)."]}
 
 
 @extend_schema_serializer(component_name="V1Message")

@@ -1,4 +1,5 @@
-"""Writes of the v1 dialect that are not deletions (those live in ``chats.services``)."""
+"""Writes of the v1 dialect that are not deletions (those live in ``chats.services``)
+nor chat creation (:func:`chats.creation.chat_create`, shared by every dialect)."""
 
 from __future__ import annotations
 
@@ -6,23 +7,8 @@ from django.db import transaction
 
 from chats import presence
 from chats.models import Chat, Message
-from collections_app.models import Collection
 from neptun.api.v1.selectors import CHAT_NOT_FOUND
 from neptun.exceptions import NotFound
-from neptun.models import User
-
-
-@transaction.atomic
-def chat_create(
-    *,
-    owner: User,
-    title: str = "",
-    conversation_type: str | None = None,
-    collection: Collection | None = None,
-) -> Chat:
-    return Chat.objects.create(
-        owner=owner, title=title, conversation_type=conversation_type, collection=collection
-    )
 
 
 def message_create(*, chat: Chat, role: str, content: str, announce: bool = True) -> Message:

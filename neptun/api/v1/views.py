@@ -15,11 +15,13 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
+from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from chats.creation import chat_create
 from chats.models import Chat, Message
 from chats.services import chat_delete
 from neptun.api.common import api_context
@@ -28,6 +30,7 @@ from neptun.api.v1 import selectors, services
 from neptun.api.v1.errors import exception_handler
 from neptun.api.v1.filters import ChatFilter
 from neptun.api.v1.serializers import (
+    COLLECTION_NOT_FOUND,
     ChatCreateSerializer,
     ChatDeletedSerializer,
     ChatExportSerializer,
@@ -38,7 +41,7 @@ from neptun.api.v1.serializers import (
     MessageSerializer,
 )
 from neptun.authentication import ApiKeyAuthentication
-from neptun.exceptions import NotFound
+from neptun.exceptions import CollectionNotFound, NotFound
 from neptun.models import Tenant
 
 TAGS = ["v1 (X-API-Key)"]
@@ -103,12 +106,15 @@ class ChatListApi(V1ListApi):
         serializer = ChatCreateSerializer(data=request.data, tenant=self.tenant)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        chat = services.chat_create(
-            owner=data["owner"],
-            title=data["title"],
-            conversation_type=data["conversation_type"],
-            collection=data["collection"],
-        )
+        try:
+            chat = chat_create(
+                owner=data["owner"],
+                title=data["title"],
+                conversation_type=data["conversation_type"],
+                collection=data["collection"],
+            )
+        except CollectionNotFound:
+            raise ValidationError(COLLECTION_NOT_FOUND) from None
         return Response(ChatOutSerializer(chat).data, status=status.HTTP_201_CREATED)
 
 

@@ -70,7 +70,7 @@ class Command(JsonCommand):
         admin = _user(ADMIN, tenant, is_staff=True, is_superuser=True)
 
         handbook, _ = Collection.objects.get_or_create(
-            name="Company handbook", is_global=True, owner=None
+            name="Company handbook", is_global=True, owner=None, tenant=tenant
         )
         _file(admin, "handbook.txt", "Vacation policy: 30 days.", collection=handbook)
         notes, _ = Collection.objects.get_or_create(name="Alice's notes", owner=alice)

@@ -37,7 +37,7 @@ def test_create_chat_defaults_to_regular(user, bearer_client):
 
 def test_create_chat_of_each_type(user, bearer_client):
     own = CollectionFactory(owner=user)
-    global_ = CollectionFactory(global_=True)
+    global_ = CollectionFactory(global_=True, tenant=user.tenant)
     for conversation_type, collection in [
         ("user_files", own),
         ("global_collection", global_),
@@ -120,7 +120,7 @@ def test_list_chats_filter_by_collection_and_bad_filter(user, bearer_client):
 
 def test_collections_own_and_global(user, other_user, bearer_client):
     own = CollectionFactory(owner=user)
-    global_ = CollectionFactory(global_=True)
+    global_ = CollectionFactory(global_=True, tenant=user.tenant)
     CollectionFactory(owner=other_user)
     listed = results(bearer_client.get("/api/collections"))
     assert {c["id"] for c in listed} == {own.pk, global_.pk}
@@ -170,7 +170,9 @@ def test_upload_refused_outside_own_things(user, other_user, bearer_client, targ
     fields = {
         "their-chat": {"chat_id": ChatFactory(owner=other_user).pk},
         "their-collection": {"collection_id": CollectionFactory(owner=other_user).pk},
-        "global-collection": {"collection_id": CollectionFactory(global_=True).pk},
+        "global-collection": {
+            "collection_id": CollectionFactory(global_=True, tenant=user.tenant).pk
+        },
     }[target]
     response = upload(bearer_client, **fields)
     assert response.status_code == 422, response.content

@@ -37,7 +37,7 @@ class World:
 @pytest.fixture
 def world(user, other_user) -> World:
     collection = CollectionFactory(owner=user)
-    global_collection = CollectionFactory(global_=True)
+    global_collection = CollectionFactory(global_=True, tenant=user.tenant)
     chat = ChatFactory(owner=user, collection=collection)
     MessageFactory.create_batch(3, chat=chat)
     ChatConnectionFactory(chat=chat)

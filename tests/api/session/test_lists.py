@@ -143,7 +143,7 @@ def test_create_chat_defaults_and_null_type(session_client, user):
 
 def test_create_chat_with_own_or_global_collection(session_client, user):
     own = CollectionFactory(owner=user)
-    shared = CollectionFactory(global_=True)
+    shared = CollectionFactory(global_=True, tenant=user.tenant)
 
     for collection in (own, shared):
         response = session_client.post(

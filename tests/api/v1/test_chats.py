@@ -152,7 +152,7 @@ def test_create_by_email_with_defaults(key_client, tenant_user):
 
 
 def test_create_with_a_global_collection(key_client, tenant_user):
-    knowledge = CollectionFactory(global_=True)
+    knowledge = CollectionFactory(global_=True, tenant=tenant_user.tenant)
     response = key_client.post(
         LIST,
         {
