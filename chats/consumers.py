@@ -15,7 +15,9 @@ server → client
     ``{"type": "message", "chat": uuid, "message": {...}}`` for a message posted by
     someone else (another socket or the REST API); ``{"type": "message.sent", …}``
     confirms the sender's own message; ``{"type": "pong"}``;
-    ``{"type": "error", "detail": "..."}`` for a bad frame (the socket stays open);
+    ``{"type": "error", "detail": "..."}`` for a bad frame or a message that cannot
+    be stored (empty, NUL characters, longer than ``MAX_MESSAGE_LENGTH``, unknown
+    role). The socket stays open after every error frame, and nothing is stored;
     ``{"type": "chat.deleted", "chat": uuid}`` and then close code 4404 when the
     chat is deleted (through any door); close code 4401 when the key is revoked.
 
@@ -45,9 +47,10 @@ from rest_framework.request import Request
 from chats import presence
 from chats.models import Chat, Message
 from chats.services import chat_group
-from neptun.api.v1 import selectors, services
+from chats.writes import message_create
+from neptun.api.v1 import selectors
 from neptun.authentication import ApiKeyAuthentication, ApiKeyPrincipal
-from neptun.exceptions import NotFound
+from neptun.exceptions import InvalidInput, NotFound
 from neptun.models import ApiKey
 
 logger = logging.getLogger("neptun.ws")
@@ -55,8 +58,6 @@ logger = logging.getLogger("neptun.ws")
 #: Close codes (4000-4999 are the application's).
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_NOT_FOUND = 4404
-
-MAX_CONTENT = 100_000
 
 
 def key_from_scope(scope: dict) -> str:
@@ -269,19 +270,13 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self._error('Unknown "type"; use "message" or "ping".')
 
     async def _post(self, content: dict) -> None:
-        text = content.get("content")
-        role = content.get("role", Message.Role.USER)
-        if not isinstance(text, str) or not text.strip():
-            await self._error('"content" must be a non-empty string.')
-            return
-        if len(text) > MAX_CONTENT:
-            await self._error(f'"content" is longer than {MAX_CONTENT} characters.')
-            return
-        if role not in Message.Role.values:
-            await self._error(f'"role" must be one of {", ".join(Message.Role.values)}.')
-            return
         try:
-            message = await database_sync_to_async(self._store)(role, text)
+            message = await database_sync_to_async(self._store)(
+                content.get("role", Message.Role.USER), content.get("content")
+            )
+        except InvalidInput as exc:
+            await self._error(exc.message)
+            return
         except NotFound:
             await self._chat_gone()
             return
@@ -290,9 +285,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             presence.message_event(message, chat_uuid=self.chat_uuid, sender=self.channel_name),
         )
 
-    def _store(self, role: str, text: str) -> Message:
+    def _store(self, role: object, text: object) -> Message:
+        """Store the message; validation is :func:`chats.writes.message_create`'s, as for REST."""
         chat = Chat(pk=self.chat_id, uuid=self.chat_uuid)
-        return services.message_create(chat=chat, role=role, content=text, announce=False)
+        return message_create(chat=chat, role=role, content=text, announce=False)
 
     async def _error(self, detail: str) -> None:
         await self.send_json({"type": "error", "detail": detail})

@@ -15,6 +15,8 @@ Environment values (all optional except ``SECRET_KEY`` when ``DEBUG`` is off):
   switches, off by default so the app runs on plain loopback or behind a
   TLS-terminating proxy.
 - ``CHAT_CONNECTION_TTL`` (seconds a WebSocket heartbeat stays valid; default 60)
+- ``MAX_MESSAGE_LENGTH`` (characters in one message's content, every door; default
+  100,000): see docs/limits.md
 """
 
 from pathlib import Path
@@ -207,6 +209,10 @@ MAX_BATCH_CHAT_IDS = env.int("MAX_BATCH_CHAT_IDS", default=10_000)
 
 # Largest ``?limit=`` of a list page (a larger one is cut to this); see docs/limits.md.
 MAX_PAGE_SIZE = env.int("MAX_PAGE_SIZE", default=1000)
+
+# The longest message content, in characters, whatever the door (chats/writes.py;
+# see docs/limits.md).
+MAX_MESSAGE_LENGTH = env.int("MAX_MESSAGE_LENGTH", default=100_000)
 
 # Failed API-key / access-token attempts allowed per client address and window.
 AUTH_FAILURE_LIMIT = env.int("AUTH_FAILURE_LIMIT", default=20)

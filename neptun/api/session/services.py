@@ -1,5 +1,8 @@
 """Writes of the Neptun dialect other than deletions (those are ``chats.services``).
 
+Messages are stored by :func:`chats.writes.message_create`, shared with the v1
+dialect and the WebSocket (which locks the chat the same way).
+
 Each write that hangs a row off a chat first locks the chat (``FOR NO KEY UPDATE``):
 a concurrent deletion (which locks ``FOR UPDATE``) then either runs first, and
 the write answers "Chat not found", or runs after, and deletes the new row too.
@@ -10,7 +13,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from chats.models import Chat, ConversationType, Message
+from chats.models import Chat, ConversationType
 from collections_app.models import Collection
 from neptun.exceptions import NotFound
 from neptun.models import User
@@ -38,14 +41,6 @@ def chat_create(
     return Chat.objects.create(
         owner=owner, title=title, conversation_type=conversation_type, collection=collection
     )
-
-
-@transaction.atomic
-def message_create(*, chat: Chat, content: str, role: str = Message.Role.USER) -> Message:
-    chat = _lock_chat(chat)
-    message = Message.objects.create(chat=chat, role=role, content=content)
-    Chat.objects.filter(pk=chat.pk).update(updated_at=message.created_at)
-    return message
 
 
 def project_create(*, owner: User, name: str) -> Project:

@@ -34,6 +34,7 @@ from rest_framework.views import APIView
 from rest_framework.viewsets import GenericViewSet
 
 from chats import services as deletion
+from chats.writes import message_create
 from neptun.api.common import api_context
 from neptun.authentication import CrossSiteRequest, NeptunSessionAuthentication, is_cross_site
 from neptun.models import User
@@ -223,7 +224,7 @@ class MessageViewSet(UserScopedViewSet):
         values = raise_if_invalid(
             MessageCreateSerializer(data=json_body(request, fields=("role", "content")))
         )
-        message = services.message_create(chat=chat, **values)
+        message = message_create(chat=chat, **values)
         return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
 
 

@@ -1,14 +1,15 @@
-"""Writes of the v1 dialect that are not deletions (those live in ``chats.services``)."""
+"""Writes of the v1 dialect that are not deletions (those live in ``chats.services``).
+
+Messages are stored by :func:`chats.writes.message_create`, shared with the other
+dialects and the WebSocket.
+"""
 
 from __future__ import annotations
 
 from django.db import transaction
 
-from chats import presence
-from chats.models import Chat, Message
+from chats.models import Chat
 from collections_app.models import Collection
-from neptun.api.v1.selectors import CHAT_NOT_FOUND
-from neptun.exceptions import NotFound
 from neptun.models import User
 
 
@@ -23,23 +24,3 @@ def chat_create(
     return Chat.objects.create(
         owner=owner, title=title, conversation_type=conversation_type, collection=collection
     )
-
-
-def message_create(*, chat: Chat, role: str, content: str, announce: bool = True) -> Message:
-    """Store a message; with ``announce``, tell the chat's sockets after commit.
-
-    A socket that posts a message announces it itself (``announce=False``), so it
-    can mark the sender. :class:`NotFound` if the chat is (being) deleted.
-    """
-    with transaction.atomic():
-        # Wait for (and then see) a concurrent deletion of the chat instead of
-        # failing on the foreign key.
-        if not Chat.objects.filter(pk=chat.pk).select_for_update(no_key=True).exists():
-            raise NotFound(CHAT_NOT_FOUND)
-        message = Message.objects.create(chat=chat, role=role, content=content)
-        if announce:
-            chat_uuid = chat.uuid
-            transaction.on_commit(
-                lambda: presence.broadcast_message_sync(message, chat_uuid=chat_uuid)
-            )
-    return message

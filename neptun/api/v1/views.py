@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 
 from chats.models import Chat, Message
 from chats.services import chat_delete
+from chats.writes import message_create
 from neptun.api.common import api_context
 from neptun.api.pagination import LimitOffsetPagination
 from neptun.api.v1 import selectors, services
@@ -215,7 +216,7 @@ class MessageListApi(V1ListApi):
         chat = selectors.chat_get(tenant=self.tenant, chat_uuid=chat_uuid)
         serializer = MessageSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        message = services.message_create(
+        message = message_create(
             chat=chat,
             role=serializer.validated_data["role"],
             content=serializer.validated_data["content"],
