@@ -17,7 +17,10 @@ server → client
     confirms the sender's own message; ``{"type": "pong"}``;
     ``{"type": "error", "detail": "..."}`` for a bad frame or a message that cannot
     be stored (empty, NUL characters, longer than ``MAX_MESSAGE_LENGTH``, unknown
-    role). The socket stays open after every error frame, and nothing is stored;
+    role); ``{"type": "error", "detail": "...", "code": "rate_limited",
+    "retry_after": seconds}`` for a message over the key's budget (``MESSAGE_RATE``,
+    shared with the key's REST posts). The socket stays open after every error
+    frame, and nothing is stored;
     ``{"type": "chat.deleted", "chat": uuid}`` and then close code 4404 when the
     chat is deleted (through any door); close code 4401 when the key is revoked.
 
@@ -35,6 +38,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import uuid
 from urllib.parse import parse_qs
 
@@ -48,6 +52,7 @@ from chats import presence
 from chats.models import Chat, Message
 from chats.services import chat_group
 from chats.writes import message_create
+from neptun.api.throttles import MessageRateThrottle, key_principal
 from neptun.api.v1 import selectors
 from neptun.authentication import ApiKeyAuthentication, ApiKeyPrincipal
 from neptun.exceptions import InvalidInput, NotFound
@@ -58,6 +63,14 @@ logger = logging.getLogger("neptun.ws")
 #: Close codes (4000-4999 are the application's).
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_NOT_FOUND = 4404
+
+
+class RateLimited(Exception):
+    """A message frame over the key's budget; ``wait`` seconds until one fits."""
+
+    def __init__(self, wait: int) -> None:
+        super().__init__(wait)
+        self.wait = wait
 
 
 def key_from_scope(scope: dict) -> str:
@@ -274,6 +287,16 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             message = await database_sync_to_async(self._store)(
                 content.get("role", Message.Role.USER), content.get("content")
             )
+        except RateLimited as exc:
+            await self.send_json(
+                {
+                    "type": "error",
+                    "detail": f"Too many messages; try again in {exc.wait} seconds.",
+                    "code": "rate_limited",
+                    "retry_after": exc.wait,
+                }
+            )
+            return
         except InvalidInput as exc:
             await self._error(exc.message)
             return
@@ -286,7 +309,13 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         )
 
     def _store(self, role: object, text: object) -> Message:
-        """Store the message; validation is :func:`chats.writes.message_create`'s, as for REST."""
+        """Spend one post of the key's budget (shared with its REST posts), then store.
+
+        Validation is :func:`chats.writes.message_create`'s, as for REST.
+        """
+        throttle = MessageRateThrottle()
+        if not throttle.allow_principal(key_principal(self.principal.api_key)):
+            raise RateLimited(math.ceil(throttle.wait()))
         chat = Chat(pk=self.chat_id, uuid=self.chat_uuid)
         return message_create(chat=chat, role=role, content=text, announce=False)
 

@@ -16,7 +16,8 @@ Environment values (all optional except ``SECRET_KEY`` when ``DEBUG`` is off):
   TLS-terminating proxy.
 - ``CHAT_CONNECTION_TTL`` (seconds a WebSocket heartbeat stays valid; default 60)
 - ``MAX_MESSAGE_LENGTH`` (characters in one message's content, every door; default
-  100,000): see docs/limits.md
+  100,000) and ``MESSAGE_RATE`` (message posts per API key or user, REST and
+  WebSocket together; default ``60/min``, empty for no limit): see docs/limits.md
 """
 
 from pathlib import Path
@@ -210,9 +211,11 @@ MAX_BATCH_CHAT_IDS = env.int("MAX_BATCH_CHAT_IDS", default=10_000)
 # Largest ``?limit=`` of a list page (a larger one is cut to this); see docs/limits.md.
 MAX_PAGE_SIZE = env.int("MAX_PAGE_SIZE", default=1000)
 
-# The longest message content, in characters, whatever the door (chats/writes.py;
-# see docs/limits.md).
+# Messages (chats/writes.py, neptun/api/throttles.py; see docs/limits.md): the longest
+# content in characters, and posts per API key (v1 REST and its sockets share one
+# budget) or per user (cookie dialect) as DRF's "N/s|min|hour|day"; empty: no limit.
 MAX_MESSAGE_LENGTH = env.int("MAX_MESSAGE_LENGTH", default=100_000)
+MESSAGE_RATE = env.str("MESSAGE_RATE", default="60/min")
 
 # Failed API-key / access-token attempts allowed per client address and window.
 AUTH_FAILURE_LIMIT = env.int("AUTH_FAILURE_LIMIT", default=20)

@@ -25,6 +25,7 @@ from chats.services import chat_delete
 from chats.writes import message_create
 from neptun.api.common import api_context
 from neptun.api.pagination import LimitOffsetPagination
+from neptun.api.throttles import MessageRateThrottle
 from neptun.api.v1 import selectors, services
 from neptun.api.v1.errors import exception_handler
 from neptun.api.v1.filters import ChatFilter
@@ -51,6 +52,11 @@ CHAT_UUID = OpenApiParameter(
     "chat_uuid", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The chat's UUID"
 )
 BAD_BODY = OpenApiResponse(ErrorSerializer, description="Invalid body (`errors` by field)")
+MESSAGE_THROTTLED = OpenApiResponse(
+    ErrorSerializer,
+    description="Too many failed key attempts from this address, or too many messages "
+    "posted with this key (`MESSAGE_RATE`, shared with its WebSockets); see `Retry-After`",
+)
 
 
 def iso_utc(moment: datetime) -> str:
@@ -192,10 +198,15 @@ class ChatExportApi(V1Api):
 
 @extend_schema(parameters=[CHAT_UUID])
 class MessageListApi(V1ListApi):
-    """``GET`` a chat's messages (oldest first, paginated); ``POST`` one."""
+    """``GET`` a chat's messages (oldest first, paginated); ``POST`` one.
+
+    Posts spend the key's message budget (``MESSAGE_RATE``, shared with the key's
+    sockets): over it, 429 with ``Retry-After`` and nothing stored.
+    """
 
     queryset = Message.objects.none()  # for the schema; requests use the chat's messages
     serializer_class = MessageSerializer
+    throttle_classes = [MessageRateThrottle]
 
     @extend_schema(
         tags=TAGS,
@@ -210,7 +221,13 @@ class MessageListApi(V1ListApi):
         tags=TAGS,
         operation_id="v1_chat_messages_create",
         request=MessageSerializer,
-        responses={201: MessageSerializer, 400: BAD_BODY, 401: UNAUTHORIZED, 404: NOT_FOUND},
+        responses={
+            201: MessageSerializer,
+            400: BAD_BODY,
+            401: UNAUTHORIZED,
+            404: NOT_FOUND,
+            429: MESSAGE_THROTTLED,
+        },
     )
     def post(self, request: Request, chat_uuid: str) -> Response:
         chat = selectors.chat_get(tenant=self.tenant, chat_uuid=chat_uuid)
