@@ -20,6 +20,7 @@ Environment values (all optional except ``SECRET_KEY`` when ``DEBUG`` is off):
   WebSocket together; default ``60/min``, empty for no limit): see docs/limits.md
 """
 
+import re
 from pathlib import Path
 
 import environ
@@ -215,7 +216,10 @@ MAX_PAGE_SIZE = env.int("MAX_PAGE_SIZE", default=1000)
 # content in characters, and posts per API key (v1 REST and its sockets share one
 # budget) or per user (cookie dialect) as DRF's "N/s|min|hour|day"; empty: no limit.
 MAX_MESSAGE_LENGTH = env.int("MAX_MESSAGE_LENGTH", default=100_000)
-MESSAGE_RATE = env.str("MESSAGE_RATE", default="60/min")
+MESSAGE_RATE = env.str("MESSAGE_RATE", default="60/min").strip()
+if MESSAGE_RATE and not re.fullmatch(r"[0-9]+/(s|sec|m|min|h|hour|d|day)", MESSAGE_RATE):
+    # Refused at start-up, not with a 500 at the first post.
+    raise ImproperlyConfigured(f"MESSAGE_RATE must look like 60/min, not {MESSAGE_RATE!r}.")
 
 # Failed API-key / access-token attempts allowed per client address and window.
 AUTH_FAILURE_LIMIT = env.int("AUTH_FAILURE_LIMIT", default=20)

@@ -49,3 +49,15 @@ def test_debug_off_without_a_secret_refuses_to_start():
     result = probe(DEBUG="0")
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+@pytest.mark.parametrize("rate", ["60", "sixty/min", "60/fortnight", "60 per min"])
+def test_a_malformed_message_rate_refuses_to_start(rate):
+    result = probe(MESSAGE_RATE=rate)
+    assert result.returncode != 0
+    assert "MESSAGE_RATE must look like 60/min" in result.stderr
+
+
+@pytest.mark.parametrize("rate", ["", "100/s", "60/min", "1000/hour", "5000/day"])
+def test_a_well_formed_or_empty_message_rate_starts(rate):
+    assert probe(MESSAGE_RATE=rate).returncode == 0
