@@ -15,7 +15,12 @@ server → client
     ``{"type": "message", "chat": uuid, "message": {...}}`` for a message posted by
     someone else (another socket or the REST API); ``{"type": "message.sent", …}``
     confirms the sender's own message; ``{"type": "pong"}``;
-    ``{"type": "error", "detail": "..."}`` for a bad frame (the socket stays open);
+    ``{"type": "error", "detail": "..."}`` for a bad frame or a message that cannot
+    be stored (empty, NUL characters, longer than ``MAX_MESSAGE_LENGTH``, unknown
+    role); ``{"type": "error", "detail": "...", "code": "rate_limited",
+    "retry_after": seconds}`` for a message over the key's budget (``MESSAGE_RATE``,
+    shared with the key's REST posts). The socket stays open after every error
+    frame, and nothing is stored;
     ``{"type": "chat.deleted", "chat": uuid}`` and then close code 4404 when the
     chat is deleted (through any door); close code 4401 when the key is revoked.
 
@@ -40,6 +45,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import uuid
 from urllib.parse import parse_qs
 
@@ -52,9 +58,11 @@ from rest_framework.request import Request
 from chats import presence
 from chats.models import Chat, Message
 from chats.services import chat_group
-from neptun.api.v1 import selectors, services
+from chats.writes import message_create
+from neptun.api.throttles import MessageRateThrottle, key_principal
+from neptun.api.v1 import selectors
 from neptun.authentication import ApiKeyAuthentication, ApiKeyPrincipal
-from neptun.exceptions import NotFound
+from neptun.exceptions import InvalidInput, NotFound
 from neptun.keys import key_group
 from neptun.models import ApiKey
 
@@ -64,7 +72,13 @@ logger = logging.getLogger("neptun.ws")
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_NOT_FOUND = 4404
 
-MAX_CONTENT = 100_000
+
+class RateLimited(Exception):
+    """A message frame over the key's budget; ``wait`` seconds until one fits."""
+
+    def __init__(self, wait: int) -> None:
+        super().__init__(wait)
+        self.wait = wait
 
 
 def key_from_scope(scope: dict) -> str:
@@ -300,19 +314,23 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self._error('Unknown "type"; use "message" or "ping".')
 
     async def _post(self, content: dict) -> None:
-        text = content.get("content")
-        role = content.get("role", Message.Role.USER)
-        if not isinstance(text, str) or not text.strip():
-            await self._error('"content" must be a non-empty string.')
-            return
-        if len(text) > MAX_CONTENT:
-            await self._error(f'"content" is longer than {MAX_CONTENT} characters.')
-            return
-        if role not in Message.Role.values:
-            await self._error(f'"role" must be one of {", ".join(Message.Role.values)}.')
-            return
         try:
-            message = await database_sync_to_async(self._store)(role, text)
+            message = await database_sync_to_async(self._store)(
+                content.get("role", Message.Role.USER), content.get("content")
+            )
+        except RateLimited as exc:
+            await self.send_json(
+                {
+                    "type": "error",
+                    "detail": f"Too many messages; try again in {exc.wait} seconds.",
+                    "code": "rate_limited",
+                    "retry_after": exc.wait,
+                }
+            )
+            return
+        except InvalidInput as exc:
+            await self._error(exc.message)
+            return
         except NotFound:
             await self._chat_gone()
             return
@@ -321,9 +339,16 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             presence.message_event(message, chat_uuid=self.chat_uuid, sender=self.channel_name),
         )
 
-    def _store(self, role: str, text: str) -> Message:
+    def _store(self, role: object, text: object) -> Message:
+        """Spend one post of the key's budget (shared with its REST posts), then store.
+
+        Validation is :func:`chats.writes.message_create`'s, as for REST.
+        """
+        throttle = MessageRateThrottle()
+        if not throttle.allow_principal(key_principal(self.principal.api_key)):
+            raise RateLimited(math.ceil(throttle.wait()))
         chat = Chat(pk=self.chat_id, uuid=self.chat_uuid)
-        return services.message_create(chat=chat, role=role, content=text, announce=False)
+        return message_create(chat=chat, role=role, content=text, announce=False)
 
     async def _error(self, detail: str) -> None:
         await self.send_json({"type": "error", "detail": detail})

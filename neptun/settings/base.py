@@ -34,9 +34,13 @@ Environment values (all optional except ``SECRET_KEY`` when ``DEBUG`` is off):
   52,428,800 = 50 MiB; over it: 413, nothing written)
 - ``UPLOAD_QUOTA_PER_USER`` (bytes of stored files per user; default 1 GiB; ``0``
   turns the quota off; over it: 413, nothing written)
+- ``MAX_MESSAGE_LENGTH`` (characters in one message's content, every door; default
+  100,000) and ``MESSAGE_RATE`` (message posts per API key or user, REST and
+  WebSocket together; default ``60/min``, empty for no limit): see docs/limits.md
 """
 
 import ipaddress
+import re
 from pathlib import Path
 
 import environ
@@ -271,6 +275,15 @@ MAX_BATCH_CHAT_IDS = env.int("MAX_BATCH_CHAT_IDS", default=10_000)
 
 # Largest ``?limit=`` of a list page (a larger one is cut to this); see docs/limits.md.
 MAX_PAGE_SIZE = env.int("MAX_PAGE_SIZE", default=1000)
+
+# Messages (chats/writes.py, neptun/api/throttles.py; see docs/limits.md): the longest
+# content in characters, and posts per API key (v1 REST and its sockets share one
+# budget) or per user (cookie dialect) as DRF's "N/s|min|hour|day"; empty: no limit.
+MAX_MESSAGE_LENGTH = env.int("MAX_MESSAGE_LENGTH", default=100_000)
+MESSAGE_RATE = env.str("MESSAGE_RATE", default="60/min").strip()
+if MESSAGE_RATE and not re.fullmatch(r"[0-9]+/(s|sec|m|min|h|hour|d|day)", MESSAGE_RATE):
+    # Refused at start-up, not with a 500 at the first post.
+    raise ImproperlyConfigured(f"MESSAGE_RATE must look like 60/min, not {MESSAGE_RATE!r}.")
 
 # Failed API-key / access-token attempts allowed per client address and window.
 AUTH_FAILURE_LIMIT = env.int("AUTH_FAILURE_LIMIT", default=20)

@@ -280,6 +280,10 @@ async def test_a_message_posted_through_rest_reaches_the_sockets(chat, secret):
             '{"type": "message", "content": "x", "role": "robot"}',
             '"role" must be one of user, assistant, system.',
         ),
+        (
+            '{"type": "message", "content": "a\\u0000b"}',
+            '"content" must not contain NUL (\\u0000) characters.',
+        ),
     ],
 )
 async def test_a_bad_frame_gets_an_error_and_the_socket_stays_open(chat, secret, frame, detail):

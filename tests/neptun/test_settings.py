@@ -95,3 +95,15 @@ def test_trusted_proxies_are_off_by_default_and_read_from_the_environment():
     assert proxy_probe() == "[] 0"
     assert proxy_probe(TRUSTED_PROXIES="10.0.0.0/8,192.0.2.1") == "['10.0.0.0/8', '192.0.2.1'] 0"
     assert proxy_probe(TRUSTED_PROXY_COUNT="2") == "[] 2"
+
+
+@pytest.mark.parametrize("rate", ["60", "sixty/min", "60/fortnight", "60 per min"])
+def test_a_malformed_message_rate_refuses_to_start(rate):
+    result = probe(MESSAGE_RATE=rate)
+    assert result.returncode != 0
+    assert "MESSAGE_RATE must look like 60/min" in result.stderr
+
+
+@pytest.mark.parametrize("rate", ["", "100/s", "60/min", "1000/hour", "5000/day"])
+def test_a_well_formed_or_empty_message_rate_starts(rate):
+    assert probe(MESSAGE_RATE=rate).returncode == 0

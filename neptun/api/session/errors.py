@@ -5,7 +5,9 @@ Two shapes, exactly as the dialect's specs show them:
 - 404: ``{"statusCode": 404, "statusMessage": "Not Found", "data": {"message": ...}}``
   (``data`` may carry more, e.g. ``missing_ids`` of a batch deletion);
 - everything else: ``{"statusCode": N, "statusMessage": "...", "message": "..."}``
-  (a 400 about a body's fields may add ``data.errors``).
+  (a 400 about a body's fields may add ``data.errors``; a domain
+  :class:`~neptun.exceptions.InvalidInput` that names its ``field`` is such a 400:
+  ``Invalid body(field)`` with ``data.errors`` and its other extras).
 
 A 500 never carries details: the exception is logged, the client reads
 "Internal server error". Every error response rolls the request's transaction
@@ -81,6 +83,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if isinstance(exc, domain.NotFound):
         return _response(404, exc.message, dict(exc.extra))
     if isinstance(exc, domain.InvalidInput):
+        field = exc.extra.get("field")
+        if isinstance(field, str):
+            extra = {k: v for k, v in exc.extra.items() if k not in ("field", "input")}
+            data = {"errors": {field: [exc.message]}, **extra}
+            return _response(400, f"Invalid body({field})", data)
         return _response(400, exc.message, dict(exc.extra) or None)
     if isinstance(exc, domain.Conflict):
         return _response(409, exc.message, dict(exc.extra) or None)

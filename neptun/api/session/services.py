@@ -1,6 +1,9 @@
 """Writes of the Neptun dialect other than deletions (those are ``chats.services``)
 and chat creation (:func:`chats.creation.chat_create`, shared by every dialect).
 
+Messages are stored by :func:`chats.writes.message_create`, shared with the v1
+dialect and the WebSocket (which locks the chat the same way).
+
 Each write that hangs a row off a chat first locks the chat (``FOR NO KEY UPDATE``):
 a concurrent deletion (which locks ``FOR UPDATE``) then either runs first, and
 the write answers "Chat not found", or runs after, and deletes the new row too.
@@ -11,7 +14,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from chats.models import Chat, Message
+from chats.models import Chat
 from neptun.exceptions import NotFound
 from neptun.models import User
 from projects.models import Project, ProjectChat
@@ -26,14 +29,6 @@ def _lock_chat(chat: Chat) -> Chat:
     if locked is None:
         raise NotFound("Chat not found")
     return locked
-
-
-@transaction.atomic
-def message_create(*, chat: Chat, content: str, role: str = Message.Role.USER) -> Message:
-    chat = _lock_chat(chat)
-    message = Message.objects.create(chat=chat, role=role, content=content)
-    Chat.objects.filter(pk=chat.pk).update(updated_at=message.created_at)
-    return message
 
 
 def project_create(*, owner: User, name: str) -> Project:

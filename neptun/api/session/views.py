@@ -34,7 +34,9 @@ from rest_framework.viewsets import GenericViewSet
 
 from chats import services as deletion
 from chats.creation import chat_create
+from chats.writes import message_create
 from neptun.api.common import api_context
+from neptun.api.throttles import MessageRateThrottle
 from neptun.authentication import CrossSiteRequest, NeptunSessionAuthentication, is_cross_site
 from neptun.exceptions import CollectionNotFound
 from neptun.models import User
@@ -212,10 +214,17 @@ class ChatViewSet(UserScopedViewSet):
 
 
 class MessageViewSet(UserScopedViewSet):
-    """``/api/users/{user_id}/chats/{chat_id}/messages``."""
+    """``/api/users/{user_id}/chats/{chat_id}/messages``.
+
+    Posts spend the user's message budget (``MESSAGE_RATE``): over it, 429 with
+    ``Retry-After`` and nothing stored.
+    """
 
     serializer_class = MessageSerializer
     filterset_class = filters.MessageFilter
+
+    def get_throttles(self):
+        return [MessageRateThrottle()] if self.action == "create" else []
 
     def get_queryset(self):
         if self._schema_only():
@@ -226,13 +235,19 @@ class MessageViewSet(UserScopedViewSet):
     def list(self, request: Request, user_id: str, chat_id: str) -> Response:
         return self._page(self.get_queryset(), MessageSerializer)
 
-    @extend_schema(request=MessageCreateSerializer, responses={201: MessageSerializer})
+    @extend_schema(
+        request=MessageCreateSerializer,
+        responses={
+            201: MessageSerializer,
+            429: _error("Too many messages posted by this user (`MESSAGE_RATE`)"),
+        },
+    )
     def create(self, request: Request, user_id: str, chat_id: str) -> Response:
         chat = selectors.chat_get(owner=self.owner, chat_id=chat_id)
         values = raise_if_invalid(
             MessageCreateSerializer(data=json_body(request, fields=("role", "content")))
         )
-        message = services.message_create(chat=chat, **values)
+        message = message_create(chat=chat, **values)
         return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
 
 

@@ -2,7 +2,9 @@
 
 Domain errors (:mod:`neptun.exceptions`) and DRF's own exceptions become
 
-- 400 ``{"detail": "...", "errors": {field: [messages]}}`` for a bad body,
+- 400 ``{"detail": "...", "errors": {field: [messages]}}`` for a bad body — DRF's
+  field errors and a domain :class:`~neptun.exceptions.InvalidInput` naming its
+  ``field`` alike (its other extras, e.g. ``max_length``, are added to the body),
 - 401 ``{"detail": "Invalid or missing API key"}`` with ``WWW-Authenticate: X-API-Key``,
 - 404 ``{"detail": "Chat not found"}`` (or another "… not found"),
 - 409 ``{"detail": "...", "active_connections": N}`` from :class:`~neptun.exceptions.Conflict`,
@@ -56,7 +58,13 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     if isinstance(exc, domain.Conflict):
         return Response(_body(exc.message, **exc.extra), status=status.HTTP_409_CONFLICT)
     if isinstance(exc, domain.InvalidInput):
-        return Response(_body(exc.message, **exc.extra), status=status.HTTP_400_BAD_REQUEST)
+        field = exc.extra.get("field")
+        if isinstance(field, str):
+            extra = {k: v for k, v in exc.extra.items() if k not in ("field", "input")}
+            body = _body(f"Invalid body: {exc.message}", errors={field: [exc.message]}, **extra)
+        else:
+            body = _body(exc.message, **exc.extra)
+        return Response(body, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, Http404):
         return Response(_body("Not Found"), status=status.HTTP_404_NOT_FOUND)
     if isinstance(exc, RequestDataTooBig):

@@ -24,9 +24,11 @@ from rest_framework.views import APIView
 from chats.creation import chat_create
 from chats.models import Chat, Message
 from chats.services import chat_delete
+from chats.writes import message_create
 from neptun.api.common import api_context
 from neptun.api.pagination import LimitOffsetPagination
-from neptun.api.v1 import selectors, services
+from neptun.api.throttles import MessageRateThrottle
+from neptun.api.v1 import selectors
 from neptun.api.v1.errors import exception_handler
 from neptun.api.v1.filters import ChatFilter
 from neptun.api.v1.serializers import (
@@ -53,6 +55,11 @@ CHAT_UUID = OpenApiParameter(
     "chat_uuid", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The chat's UUID"
 )
 BAD_BODY = OpenApiResponse(ErrorSerializer, description="Invalid body (`errors` by field)")
+MESSAGE_THROTTLED = OpenApiResponse(
+    ErrorSerializer,
+    description="Too many failed key attempts from this address, or too many messages "
+    "posted with this key (`MESSAGE_RATE`, shared with its WebSockets); see `Retry-After`",
+)
 
 
 def iso_utc(moment: datetime) -> str:
@@ -197,10 +204,15 @@ class ChatExportApi(V1Api):
 
 @extend_schema(parameters=[CHAT_UUID])
 class MessageListApi(V1ListApi):
-    """``GET`` a chat's messages (oldest first, paginated); ``POST`` one."""
+    """``GET`` a chat's messages (oldest first, paginated); ``POST`` one.
+
+    Posts spend the key's message budget (``MESSAGE_RATE``, shared with the key's
+    sockets): over it, 429 with ``Retry-After`` and nothing stored.
+    """
 
     queryset = Message.objects.none()  # for the schema; requests use the chat's messages
     serializer_class = MessageSerializer
+    throttle_classes = [MessageRateThrottle]
 
     @extend_schema(
         tags=TAGS,
@@ -215,13 +227,19 @@ class MessageListApi(V1ListApi):
         tags=TAGS,
         operation_id="v1_chat_messages_create",
         request=MessageSerializer,
-        responses={201: MessageSerializer, 400: BAD_BODY, 401: UNAUTHORIZED, 404: NOT_FOUND},
+        responses={
+            201: MessageSerializer,
+            400: BAD_BODY,
+            401: UNAUTHORIZED,
+            404: NOT_FOUND,
+            429: MESSAGE_THROTTLED,
+        },
     )
     def post(self, request: Request, chat_uuid: str) -> Response:
         chat = selectors.chat_get(tenant=self.tenant, chat_uuid=chat_uuid)
         serializer = MessageSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        message = services.message_create(
+        message = message_create(
             chat=chat,
             role=serializer.validated_data["role"],
             content=serializer.validated_data["content"],
