@@ -59,12 +59,12 @@ from chats import presence
 from chats.models import Chat, Message
 from chats.services import chat_group
 from chats.writes import message_create
-from neptun.api.throttles import MessageRateThrottle, key_principal
 from neptun.api.v1 import selectors
 from neptun.authentication import ApiKeyAuthentication, ApiKeyPrincipal
 from neptun.exceptions import InvalidInput, NotFound
 from neptun.keys import key_group
 from neptun.models import ApiKey
+from neptun.throttling import MessageRateThrottle, key_principal
 
 logger = logging.getLogger("neptun.ws")
 

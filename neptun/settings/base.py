@@ -276,7 +276,7 @@ MAX_BATCH_CHAT_IDS = env.int("MAX_BATCH_CHAT_IDS", default=10_000)
 # Largest ``?limit=`` of a list page (a larger one is cut to this); see docs/limits.md.
 MAX_PAGE_SIZE = env.int("MAX_PAGE_SIZE", default=1000)
 
-# Messages (chats/writes.py, neptun/api/throttles.py; see docs/limits.md): the longest
+# Messages (chats/writes.py, neptun/throttling.py; see docs/limits.md): the longest
 # content in characters, and posts per API key (v1 REST and its sockets share one
 # budget) or per user (cookie dialect) as DRF's "N/s|min|hour|day"; empty: no limit.
 MAX_MESSAGE_LENGTH = env.int("MAX_MESSAGE_LENGTH", default=100_000)

@@ -36,11 +36,10 @@ from chats import services as deletion
 from chats.creation import chat_create
 from chats.writes import message_create
 from neptun.api.common import api_context
-from neptun.api.throttles import MessageRateThrottle
 from neptun.authentication import CrossSiteRequest, NeptunSessionAuthentication, is_cross_site
 from neptun.exceptions import CollectionNotFound
 from neptun.models import User
-from neptun.throttling import ScopedRateThrottle
+from neptun.throttling import MessageRateThrottle, ScopedRateThrottle
 
 from . import errors, filters, selectors, services
 from .serializers import (

@@ -27,7 +27,6 @@ from chats.services import chat_delete
 from chats.writes import message_create
 from neptun.api.common import api_context
 from neptun.api.pagination import LimitOffsetPagination
-from neptun.api.throttles import MessageRateThrottle
 from neptun.api.v1 import selectors
 from neptun.api.v1.errors import exception_handler
 from neptun.api.v1.filters import ChatFilter
@@ -45,6 +44,7 @@ from neptun.api.v1.serializers import (
 from neptun.authentication import ApiKeyAuthentication
 from neptun.exceptions import CollectionNotFound, NotFound
 from neptun.models import Tenant
+from neptun.throttling import MessageRateThrottle
 
 TAGS = ["v1 (X-API-Key)"]
 UNAUTHORIZED = OpenApiResponse(ErrorSerializer, description="Invalid or missing API key")
