@@ -763,7 +763,7 @@ class DeletionRecordAdmin(ReadOnlyAdmin):
     def summary(self, obj: DeletionRecord) -> str:
         counts = obj.counts or {}
         return ", ".join(
-            f"{counts[kind]} {kind}"
+            count_of(kind, counts[kind])
             for kind in KIND_LABELS
             if isinstance(counts.get(kind), int) and counts[kind]
         )

@@ -60,3 +60,17 @@ def test_api_keys_are_called_api_keys(superuser_client):
     assert "Api keys" not in html
     page = superuser_client.get(reverse("admin:neptun_apikey_changelist")).content.decode()
     assert "Select API key to change" in page
+
+
+def test_deletion_record_summary_uses_singular_and_plural():
+    from django.contrib import admin
+
+    from neptun.models import DeletionRecord
+
+    record = DeletionRecord(
+        counts={"chats": 1, "messages": 2, "collections": 1, "links": 1, "blobs": 3, "x": "y"}
+    )
+
+    summary = admin.site._registry[DeletionRecord].summary(record)
+
+    assert summary == "1 chat, 2 messages, 1 collection, 1 project link, 3 blobs"
