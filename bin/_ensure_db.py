@@ -61,18 +61,18 @@ def main() -> int:
     from psycopg import errors, sql
 
     name = config.get("NAME") or ""
-    host = config.get("HOST") or "localhost"
+    host = config.get("HOST") or ""  # empty: libpq's default, the local socket
     port = config.get("PORT") or 5432
     user = config.get("USER") or ""
     params = {
-        "host": host,
+        "host": host or None,
         "port": port,
         "user": user or None,
         "password": config.get("PASSWORD") or None,
         "connect_timeout": 5,
         **{k: v for k, v in (config.get("OPTIONS") or {}).items() if isinstance(v, str | int)},
     }
-    where = f"{host}:{port}"
+    where = f"{host}:{port}" if host else f"the local socket (port {port})"
     try:
         psycopg.connect(dbname=name, **params).close()
         return 0
@@ -89,12 +89,12 @@ def main() -> int:
     except errors.InsufficientPrivilege:
         return fail(
             f'PostgreSQL database "{name}" does not exist and user "{user}" may not create '
-            f"it: run `createdb -h {host} -p {port} {name}` as a user who may"
+            f"it: run `createdb{f' -h {host}' if host else ''} -p {port} {name}` as a user who may"
         )
     except psycopg.Error as exc:
         return fail(
             f'PostgreSQL database "{name}" does not exist and could not be created '
-            f"({_reason(exc)}): run `createdb -h {host} -p {port} {name}`"
+            f"({_reason(exc)}): run `createdb{f' -h {host}' if host else ''} -p {port} {name}`"
         )
     print(f'neptun: created PostgreSQL database "{name}" on {where}')
     return 0
