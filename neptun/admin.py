@@ -42,6 +42,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import ngettext
 
 from chats import cleanup, services
 from chats.models import Chat
@@ -78,13 +79,36 @@ def deletion_context(request: HttpRequest, endpoint: str) -> DeletionContext:
     )
 
 
+#: Each kind's noun in a sentence: singular, plural.
+KIND_NOUNS: dict[str, tuple[str, str]] = {
+    "users": ("user", "users"),
+    "projects": ("project", "projects"),
+    "chats": ("chat", "chats"),
+    "messages": ("message", "messages"),
+    "files": ("file", "files"),
+    "collections": ("collection", "collections"),
+    "links": ("project link", "project links"),
+    "connections": ("live-connection record", "live-connection records"),
+    "blobs": ("blob", "blobs"),
+}
+
+
+def count_of(kind: str, n: int) -> str:
+    """``1 chat``, ``2 chats``, ``1 project link``."""
+    singular, plural = KIND_NOUNS[kind]
+    return f"{n} {ngettext(singular, plural, n)}"
+
+
 def counts_text(counts: Counter[str] | dict[str, int]) -> str:
+    """What a deletion took, for a message: the rows by kind, then the blobs removed
+    from storage (always said, also when none were)."""
     parts = [
-        f"{counts.get(kind, 0)} {label.lower()}"
-        for kind, label in KIND_LABELS.items()
-        if counts.get(kind, 0) or kind in ("chats", "messages", "files", "collections")
+        count_of(kind, counts.get(kind, 0))
+        for kind in KIND_LABELS
+        if kind != "blobs"
+        and (counts.get(kind, 0) or kind in ("chats", "messages", "files", "collections"))
     ]
-    return ", ".join(parts)
+    return ", ".join(parts) + f"; {count_of('blobs', counts.get('blobs', 0))} removed from storage"
 
 
 def merge_results(results: Iterable[DeletionResult]) -> DeletionResult:
@@ -746,7 +770,7 @@ class DeletionRecordAdmin(ReadOnlyAdmin):
     def summary(self, obj: DeletionRecord) -> str:
         counts = obj.counts or {}
         return ", ".join(
-            f"{counts[kind]} {kind}"
+            count_of(kind, counts[kind])
             for kind in KIND_LABELS
             if isinstance(counts.get(kind), int) and counts[kind]
         )

@@ -41,6 +41,20 @@ class JsonFormatter(logging.Formatter):
     converter = time.gmtime
 
 
+class SkipHttpAccessLines(logging.Filter):
+    """Drop a development server's HTTP access lines (``neptun.request`` has already
+    logged that request), except for static files, which never reach Django."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        details = record.args
+        if not isinstance(details, dict) or "status" not in details:
+            return True
+        from django.conf import settings
+
+        static = "/" + settings.STATIC_URL.lstrip("/")
+        return str(details.get("path", "")).startswith(static)
+
+
 class RequestLogMiddleware:
     """Log one line per request: method, path, status, duration, client, user."""
 

@@ -1,15 +1,19 @@
 """Root URLconf: the admin and the three API dialects."""
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from neptun.api.docs import DocsView, SchemaView
-from neptun.views import healthz
+from neptun.views import api_not_found, healthz, home
 
 handler404 = "neptun.views.not_found"
 handler500 = "neptun.views.internal_error"
 
+# The admin's "View site" link.
+admin.site.site_url = "/"
+
 urlpatterns = [
+    path("", home, name="home"),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/schema/", SchemaView.as_view(), name="schema"),
@@ -20,4 +24,6 @@ urlpatterns = [
     path("api/v1/", include("neptun.api.v1.urls")),
     # Dialect 3: bearer tokens, FastAPI-style 422 bodies.
     path("api/", include("neptun.api.conversations.urls")),
+    # Anything else under /api/: the JSON 404 of its dialect, also with DEBUG on.
+    re_path(r"^api(?:/.*)?$", api_not_found, name="api-not-found"),
 ]

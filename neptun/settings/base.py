@@ -337,14 +337,23 @@ LOGGING = {
         "json": {"()": "neptun.logging.JsonFormatter"},
         "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
+    "filters": {"no_http_access": {"()": "neptun.logging.SkipHttpAccessLines"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
+        # Django's own console handler (DEBUG only) would print every ``django.*``
+        # record a second time, unformatted: they reach the root handler instead.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
         "django.db.backends": {"level": "INFO"},
         # Requests are logged once, by neptun.request; the servers' own access
-        # lines would repeat them.
+        # lines would repeat them, and so would django.request's "Not Found: …"
+        # warnings (its errors, 5xx with their traceback, stay).
+        "django.request": {"level": "ERROR"},
         "daphne.access": {"level": "WARNING"},
         "uvicorn.access": {"level": "WARNING"},
         "django.server": {"level": "WARNING"},
+        # ``manage.py runserver`` (daphne's): its WebSocket lines stay, its HTTP ones
+        # go except for static files, which bypass Django's middleware.
+        "django.channels.server": {"filters": ["no_http_access"]},
     },
 }

@@ -135,7 +135,7 @@ def test_delete_chats_post_deletes_exactly_the_selection(superuser_client, super
     assert record.counts["chats"] == 1 and record.counts["messages"] == 3
     assert record.remote_addr == "127.0.0.1"
     [message] = texts(response)
-    assert message.startswith("Deleted 1 chats, 3 messages, 1 files, 0 collections")
+    assert message.startswith("Deleted 1 chat, 3 messages, 1 file, 0 collections")
     assert f"Deletion record #{record.pk}." in message
 
 
@@ -193,7 +193,7 @@ def test_single_delete_page_shows_counts_and_deletes_through_the_service(
     record = DeletionRecord.objects.get()
     assert (record.interface, record.actor) == ("admin", superuser)
     assert record.endpoint == "admin:chats.chat:delete"
-    assert any(text.startswith("Deleted 1 chats, 3 messages") for text in texts(response))
+    assert any(text.startswith("Deleted 1 chat, 3 messages") for text in texts(response))
 
 
 def test_blob_errors_are_shown_as_admin_errors(superuser_client, user, monkeypatch):

@@ -11,11 +11,27 @@ import os
 from pathlib import Path
 
 import pytest
+from django.contrib import admin
+from django.contrib.auth.models import Group
 from django.db import connections
 
 from chats.models import Chat, Message
 from neptun.models import DeletionRecord
-from tests.factories import PASSWORD, ChatFactory, MessageFactory, UserFactory
+from tests.factories import (
+    PASSWORD,
+    AccessTokenFactory,
+    ApiKeyFactory,
+    ChatConnectionFactory,
+    ChatFactory,
+    CollectionFactory,
+    DeletionRecordFactory,
+    FileFactory,
+    MessageFactory,
+    ProjectChatFactory,
+    ProjectFactory,
+    TenantFactory,
+    UserFactory,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -103,3 +119,78 @@ def test_staff_deletes_selected_chats(live_server, transactional_db, page):
     assert Message.objects.count() == 3
     record = DeletionRecord.objects.get()
     assert (record.interface, record.actor_id) == ("admin", staff.pk)
+
+
+def _a_few_rows_of_every_model() -> None:
+    """Rows with realistic widths: long emails and titles, UUIDs, dates."""
+    Group.objects.create(name="Support staff who may delete chats")
+    tenant = TenantFactory(name="acme-corporation-europe")
+    for i in range(3):
+        owner = UserFactory(
+            email=f"firstname.lastname{i}@a-long-company-name.example.com", tenant=tenant
+        )
+        handbook = CollectionFactory(
+            owner=owner, name=f"Quarterly planning documents and meeting notes {i}"
+        )
+        chat = ChatFactory(
+            owner=owner,
+            title=f"A rather long chat title about the quarterly planning meeting {i}",
+            conversation_type="user_files",
+            collection=handbook,
+        )
+        MessageFactory(chat=chat, content="How many vacation days do we get this year? " * 3)
+        FileFactory(
+            owner=owner,
+            chat=chat,
+            collection=handbook,
+            name=f"quarterly-planning-meeting-notes-final-version-{i}.pdf",
+            content_type="application/pdf",
+        )
+        ChatConnectionFactory(chat=chat, connection_id=f"specific.inmemory!{'x' * 24}{i}")
+        project = ProjectFactory(owner=owner, name=f"Launch plan for the new product line {i}")
+        ProjectChatFactory(project=project, chat=chat)
+        ApiKeyFactory(tenant=tenant, name=f"continuous-integration-key-{i}")
+        AccessTokenFactory(user=owner, name=f"command-line-client-token-{i}")
+        DeletionRecordFactory(
+            actor_email=owner.email,
+            endpoint=f"DELETE /api/users/{owner.pk}/projects/{project.pk}/chats",
+            counts={"chats": 12, "messages": 3400, "files": 5, "collections": 1, "blobs": 5},
+        )
+
+
+@pytest.mark.slow
+def test_every_changelist_fits_a_1280_pixel_window(live_server, transactional_db, page):
+    """No changelist overflows a 1280 px wide window: the page does not scroll
+    sideways and the results table fits its container (no column cut off)."""
+    _a_few_rows_of_every_model()
+    staff = UserFactory(email="staff@example.com", is_staff=True, is_superuser=True)
+    assert page.viewport_size["width"] == 1280
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", staff.email)
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url("**/admin/")
+
+    overflowing = {}
+    for model in admin.site._registry:
+        opts = model._meta
+        url = f"/admin/{opts.app_label}/{opts.model_name}/"
+        page.goto(f"{live_server.url}{url}")
+        page.wait_for_selector("#result_list")
+        sizes = page.evaluate(
+            """() => {
+                const doc = document.documentElement;
+                const results = document.querySelector('#changelist .results');
+                const table = document.querySelector('#result_list');
+                return {
+                    page: [doc.scrollWidth, doc.clientWidth],
+                    results: [results.scrollWidth, results.clientWidth],
+                    table: [Math.ceil(table.getBoundingClientRect().right),
+                            Math.floor(results.getBoundingClientRect().right)],
+                };
+            }"""
+        )
+        _shot(page, f"1280-{opts.app_label}-{opts.model_name}")
+        if any(used > available for used, available in sizes.values()):
+            overflowing[url] = sizes
+    assert overflowing == {}

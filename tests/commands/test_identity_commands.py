@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
+from rest_framework.test import APIClient
 
 from chats.models import Chat, ConversationType
 from collections_app.models import Collection, File
@@ -111,3 +114,82 @@ def test_seed_demo_restores_deleted_demo_chats():
     Chat.objects.filter(title="Recipe ideas").delete()
     run_json("seed_demo")
     assert Chat.objects.count() == n
+
+
+def _demo_state() -> list[tuple[int, str, str]]:
+    return sorted(Chat.objects.values_list("pk", "uuid", "title"))
+
+
+def test_seed_demo_again_keeps_credentials_and_chats_in_development(settings):
+    """bin/serve re-runs seed_demo: what the last run printed must still work."""
+    settings.DEBUG = True
+    first = run_json("seed_demo")
+    chats = _demo_state()
+
+    second = run_json("seed_demo")
+
+    assert (second["api_key"], second["access_token"]) == (
+        first["api_key"],
+        first["access_token"],
+    )
+    for key in ("users", "project_id", "project_chat_ids", "chat_id", "chat_uuid"):
+        assert second[key] == first[key]
+    assert _demo_state() == chats
+    client = APIClient()
+    response = client.get("/api/v1/chats", headers={"X-API-Key": first["api_key"]})
+    assert response.status_code == 200
+    assert first["chat_uuid"] in {chat["id"] for chat in response.json()["results"]}
+    response = client.post(
+        "/api/chat/conversations/all/preview",
+        headers={"Authorization": f"Bearer {first['access_token']}"},
+    )
+    assert response.status_code == 200
+
+
+def test_seed_demo_restores_a_deleted_demo_chat_with_its_uuid(settings):
+    settings.DEBUG = True
+    first = run_json("seed_demo")
+    Chat.objects.filter(uuid=first["chat_uuid"]).delete()
+
+    second = run_json("seed_demo")
+
+    assert second["chat_uuid"] == first["chat_uuid"]
+    assert Chat.objects.filter(uuid=first["chat_uuid"]).exists()
+
+
+def test_seed_demo_restores_a_revoked_demo_key_in_development(settings):
+    settings.DEBUG = True
+    first = run_json("seed_demo")
+    ApiKey.objects.filter(key_hash=hash_secret(first["api_key"])).update(revoked_at=timezone.now())
+
+    second = run_json("seed_demo")
+
+    assert second["api_key"] == first["api_key"]
+    assert ApiKey.objects.get(key_hash=hash_secret(first["api_key"])).revoked_at is None
+
+
+def test_seed_demo_env_file_holds_what_it_printed(settings, tmp_path):
+    """``bin/serve`` writes ``.demo.env``; the README's examples ``source`` it."""
+    settings.DEBUG = True
+    env_file = tmp_path / ".demo.env"
+    data = run_json("seed_demo", "--env-file", str(env_file))
+
+    assert env_file.stat().st_mode & 0o077 == 0  # secrets: readable by the owner only
+    names = ("BASE", "USER_ID", "CHAT_ID", "PROJECT_ID", "CHAT_IDS", "CHAT_UUID", "KEY", "TOKEN")
+    script = f'source "{env_file}" && printf "%s\\n" ' + " ".join(f'"${n}"' for n in names)
+    shell = subprocess.run(
+        ["bash", "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert shell.stdout.splitlines() == [
+        "http://127.0.0.1:8000",
+        str(data["users"]["alice"]["id"]),
+        str(data["chat_id"]),
+        str(data["project_id"]),
+        json.dumps(data["project_chat_ids"][:2]),
+        data["chat_uuid"],
+        data["api_key"],
+        data["access_token"],
+    ]

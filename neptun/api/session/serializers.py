@@ -2,8 +2,9 @@
 
 Bodies are read as JSON by :func:`json_body` whatever the ``Content-Type`` says
 (``curl -d`` without a header still works); a body that is not JSON is the
-endpoint's 400. Input fields are strict: a string field takes only JSON strings
-and an id only a JSON integer — ``1.0``, ``"1"`` and ``true`` are not ids.
+endpoint's 400. The login also takes a form (:func:`json_or_form_body`). Input
+fields are strict: a string field takes only JSON strings and an id only a JSON
+integer — ``1.0``, ``"1"`` and ``true`` are not ids.
 """
 
 from __future__ import annotations
@@ -71,6 +72,31 @@ def json_body(request, *, fields: Sequence[str], allow_empty: bool = False) -> d
     if not isinstance(data, dict):
         raise invalid_body(*fields)
     return data
+
+
+#: Media types whose body :func:`json_or_form_body` also reads as a form.
+FORM_MEDIA_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def json_or_form_body(request, *, fields: Sequence[str]) -> dict[str, Any]:
+    """The body as :func:`json_body` reads it or, sent as an HTML form posts it
+    (``application/x-www-form-urlencoded`` or ``multipart/form-data``), its form
+    fields: each of ``fields`` at most once, as text (a field sent twice is the 400
+    naming it). Any other content type whose body is not JSON stays the 400."""
+    try:
+        return json_body(request, fields=fields)
+    except InvalidInput:
+        media_type = (request.content_type or "").split(";", 1)[0].strip().lower()
+        if media_type not in FORM_MEDIA_TYPES:
+            raise
+    try:
+        form = request._request.POST
+    except Exception as exc:  # a malformed multipart body: Django's parser says why
+        raise invalid_body(*fields) from exc
+    repeated = [name for name in fields if len(form.getlist(name)) > 1]
+    if repeated:
+        raise invalid_body(*repeated)
+    return {name: form[name] for name in fields if name in form}
 
 
 def is_positive_int(value: object) -> bool:

@@ -55,6 +55,7 @@ from .serializers import (
     chat_ids_from,
     invalid_body,
     json_body,
+    json_or_form_body,
     raise_if_invalid,
 )
 
@@ -114,7 +115,10 @@ def _error(description: str) -> OpenApiResponse:
 
 
 class LoginView(NeptunSessionDialect, APIView):
-    """``POST /api/auth/login`` ``{"email", "password"}`` → the user; sets the cookie."""
+    """``POST /api/auth/login`` ``{"email", "password"}`` → the user; sets the cookie.
+
+    The body is JSON or a form (``email=…&password=…``, as HTML forms and many
+    CLIs post it), with the same validation."""
 
     authentication_classes = []
     permission_classes = [AllowAny]
@@ -137,7 +141,7 @@ class LoginView(NeptunSessionDialect, APIView):
         if is_cross_site(request):
             raise CrossSiteRequest()
         credentials = raise_if_invalid(
-            LoginSerializer(data=json_body(request, fields=("email", "password")))
+            LoginSerializer(data=json_or_form_body(request, fields=("email", "password")))
         )
         email, password = credentials["email"], credentials["password"]
         user = authenticate(request._request, email=email, password=password)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import django_filters as filters
 from django.db.models import QuerySet
+from django_filters.rest_framework import DjangoFilterBackend
 
 from chats.models import Chat, ConversationType
 from neptun.api.common import IdFilter, UtcIsoDateTimeFilter
+from neptun.api.v1.errors import _flatten
+from neptun.exceptions import InvalidInput
 
 NULL_TYPE = "null"
 
@@ -37,3 +40,18 @@ class ChatFilter(filters.FilterSet):
         if value == NULL_TYPE:
             return queryset.filter(conversation_type__isnull=True)
         return queryset.filter(conversation_type=value)
+
+
+class QueryFilterBackend(DjangoFilterBackend):
+    """django-filter, with an invalid query parameter the 400
+    ``{"detail": "Invalid query: created_before: Enter a valid date/time.", "errors": …}``
+    (a DRF ``ValidationError`` would read "Invalid body: …")."""
+
+    def filter_queryset(self, request, queryset, view):
+        filterset = self.get_filterset(request, queryset, view)
+        if filterset is None:
+            return queryset
+        if not filterset.is_valid():
+            errors = {name: list(messages) for name, messages in filterset.errors.items()}
+            raise InvalidInput("Invalid query: " + "; ".join(_flatten(errors)), errors=errors)
+        return filterset.qs

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 
 from django.db import transaction
 from django.utils import timezone
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
@@ -29,7 +28,7 @@ from neptun.api.common import api_context
 from neptun.api.pagination import LimitOffsetPagination
 from neptun.api.v1 import selectors
 from neptun.api.v1.errors import exception_handler
-from neptun.api.v1.filters import ChatFilter
+from neptun.api.v1.filters import ChatFilter, QueryFilterBackend
 from neptun.api.v1.serializers import (
     COLLECTION_NOT_FOUND,
     ChatCreateSerializer,
@@ -96,7 +95,7 @@ class ChatListApi(V1ListApi):
 
     queryset = Chat.objects.none()  # for the schema; requests use the tenant's chats
     serializer_class = ChatOutSerializer
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [QueryFilterBackend]
     filterset_class = ChatFilter
 
     @extend_schema(tags=TAGS, responses={200: ChatOutSerializer(many=True), 401: UNAUTHORIZED})

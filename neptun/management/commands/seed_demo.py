@@ -1,20 +1,45 @@
 """Fill the database with demo data for trying every dialect.
 
 Idempotent: objects are looked up by their natural keys and created only when
-missing, so a second run leaves the same data (and restores demo chats that were
-deleted meanwhile). Because secrets are stored only as hashes, every run replaces
-the demo API key and the demo access token and prints the new ones.
+missing, so a second run leaves the same data, with the same ids (and restores demo
+chats that were deleted meanwhile: with a new id, but their old UUID, which is
+derived from owner and title).
+
+Credentials: secrets are stored only as hashes, so a run cannot print the key it
+made last time. In development (``DEBUG`` on) the demo API key and access token are
+therefore derived from ``SECRET_KEY``: every run prints the same ones, and keeps (or
+makes) them valid — un-revoked, the token's expiry pushed 30 days out — so what
+``bin/serve`` printed last time keeps working. They are no more secret than the
+demo password. Outside development every run makes a new random key and token and
+deletes the previous demo ones.
+
+``--env-file PATH`` also writes what the run printed as shell variables (``BASE``,
+``USER_ID``, ``CHAT_ID``, ``PROJECT_ID``, ``CHAT_IDS``, ``CHAT_UUID``, ``KEY``,
+``TOKEN``), readable by the owner only; ``bin/serve`` writes ``.demo.env`` (ignored
+by git), which the README's examples ``source``.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
+import os
+import shlex
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.utils import timezone
 
 from chats.models import Chat, ConversationType, Message
 from collections_app.models import Collection, File
 from neptun.management.commands._output import JsonCommand
-from neptun.models import AccessToken, ApiKey, Tenant, User
+from neptun.models import AccessToken, ApiKey, Tenant, User, hash_secret
 from projects.models import Project, ProjectChat
 
 DEMO_PASSWORD = "neptun-demo-password"
@@ -22,6 +47,60 @@ TENANT = "demo"
 ALICE = "alice@demo.neptun"
 BOB = "bob@demo.neptun"
 ADMIN = "admin@demo.neptun"
+TOKEN_DAYS = 30
+#: Namespace of the demo chats' UUIDs (uuid5 of owner and title).
+DEMO_NAMESPACE = uuid.UUID("6f0c1b8e-2a51-4d1e-9a57-1b3f4e0d7c21")
+
+
+def _derived_secret(prefix: str, purpose: str) -> str:
+    """A development demo secret: the same on every run with the same SECRET_KEY."""
+    digest = hmac.new(
+        settings.SECRET_KEY.encode(), f"neptun.seed_demo:{purpose}".encode(), hashlib.sha256
+    ).digest()
+    return prefix + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def _demo_api_key(tenant: Tenant) -> str:
+    if not settings.DEBUG:
+        ApiKey.objects.filter(tenant=tenant, name="demo").delete()
+        return ApiKey.generate(tenant=tenant, name="demo")[1]
+    secret = _derived_secret(ApiKey.PREFIX, "api_key")
+    key, created = ApiKey.objects.get_or_create(
+        key_hash=hash_secret(secret),
+        defaults={"tenant": tenant, "name": "demo", "prefix": secret[:10]},
+    )
+    if not created and (key.revoked_at is not None or key.tenant_id != tenant.pk):
+        key.revoked_at, key.tenant = None, tenant
+        key.save(update_fields=["revoked_at", "tenant"])
+    return secret
+
+
+def _demo_token(user: User) -> str:
+    if not settings.DEBUG:
+        AccessToken.objects.filter(user=user, name="demo").delete()
+        return AccessToken.generate(user=user, name="demo", days=TOKEN_DAYS)[1]
+    secret = _derived_secret(AccessToken.PREFIX, "access_token")
+    AccessToken.objects.update_or_create(
+        token_hash=hash_secret(secret),
+        defaults={
+            "user": user,
+            "name": "demo",
+            "expires_at": timezone.now() + timedelta(days=TOKEN_DAYS),
+        },
+    )
+    return secret
+
+
+def _write_env_file(path: Path, values: dict[str, object]) -> None:
+    """Shell assignments, written to a new file readable by the owner only."""
+    text = "".join(f"{name}={shlex.quote(str(value))}\n" for name, value in values.items())
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write("# Written by seed_demo (bin/serve): `source` it for the README's examples.\n")
+        f.write(text)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
 
 
 def _user(email: str, tenant: Tenant, **extra) -> User:
@@ -46,7 +125,13 @@ def _chat(
     owner: User, title: str, kind: str | None, messages: list[tuple[str, str]], **extra
 ) -> Chat:
     chat, created = Chat.objects.get_or_create(
-        owner=owner, title=title, defaults={"conversation_type": kind, **extra}
+        owner=owner,
+        title=title,
+        defaults={
+            "conversation_type": kind,
+            "uuid": uuid.uuid5(DEMO_NAMESPACE, f"{owner.email}/{title}"),
+            **extra,
+        },
     )
     if created:
         Message.objects.bulk_create(
@@ -61,6 +146,11 @@ class Command(JsonCommand):
     def add_arguments(self, parser) -> None:
         super().add_arguments(parser)
         parser.add_argument("--base-url", default="http://127.0.0.1:8000")
+        parser.add_argument(
+            "--env-file",
+            type=Path,
+            help="Also write the printed ids and credentials as shell variables here.",
+        )
 
     @transaction.atomic
     def handle(self, *args, **options) -> None:
@@ -126,10 +216,8 @@ class Command(JsonCommand):
         )
         ProjectChat.objects.get_or_create(project=bob_project, chat=bob_chat)
 
-        ApiKey.objects.filter(tenant=tenant, name="demo").delete()
-        _, api_key = ApiKey.generate(tenant=tenant, name="demo")
-        AccessToken.objects.filter(user=alice, name="demo").delete()
-        _, token = AccessToken.generate(user=alice, name="demo", days=30)
+        api_key = _demo_api_key(tenant)
+        token = _demo_token(alice)
 
         base = options["base_url"].rstrip("/")
         data = {
@@ -169,6 +257,25 @@ class Command(JsonCommand):
             f"  curl -X DELETE -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' "
             f"-d '{{\"delete_files_and_collections\": false}}' {base}/api/chat/conversations/all",
             "",
-            "The key and token above are new on every run of seed_demo (only hashes are stored).",
+            "The key and token above stay the same on every run of seed_demo in development."
+            if settings.DEBUG
+            else "The key and token above are new on every run of seed_demo (only hashes are "
+            "stored); the previous demo ones no longer work.",
         ]
+        env_file = options.get("env_file")
+        if env_file is not None:
+            _write_env_file(
+                env_file,
+                {
+                    "BASE": base,
+                    "USER_ID": alice.pk,
+                    "CHAT_ID": regular.pk,
+                    "PROJECT_ID": launch.pk,
+                    "CHAT_IDS": json.dumps([c.pk for c in plan_chats[:2]]),
+                    "CHAT_UUID": with_global.uuid,
+                    "KEY": api_key,
+                    "TOKEN": token,
+                },
+            )
+            lines.append(f"The same ids, key and token are in {env_file}: `source {env_file}`.")
         self.emit(options, data, lines)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import urlencode
 
 import pytest
 from django.conf import settings
@@ -241,3 +242,69 @@ def test_login_body_is_json_even_without_content_type(api_client, user, password
     )
 
     assert response.status_code == 200
+
+
+def test_login_takes_a_form_encoded_body(api_client, user, password):
+    """As an HTML form or ``curl -d 'email=…&password=…'`` posts it."""
+    body = urlencode({"email": user.email, "password": password})
+
+    response = api_client.generic(
+        "POST", LOGIN, data=body, content_type="application/x-www-form-urlencoded"
+    )
+
+    assert response.status_code == 200
+    assert response.json() == {"id": user.pk, "email": user.email}
+    assert response.cookies["neptun-session"].value
+    assert api_client.get(f"/api/users/{user.pk}/chats").status_code == 200
+
+
+def test_login_takes_a_multipart_form(api_client, user, password):
+    response = api_client.post(
+        LOGIN, {"email": user.email, "password": password}, format="multipart"
+    )
+
+    assert response.status_code == 200
+    assert response.json() == {"id": user.pk, "email": user.email}
+
+
+def test_form_login_with_wrong_password_is_401(api_client, user):
+    body = urlencode({"email": user.email, "password": "wrong"})
+
+    response = api_client.generic(
+        "POST", LOGIN, data=body, content_type="application/x-www-form-urlencoded"
+    )
+
+    assert (response.status_code, response.json()) == (401, WRONG)
+
+
+@pytest.mark.parametrize(
+    ("raw", "fields"),
+    [
+        ("", ("email", "password")),
+        ("email=a%40example.com", ("password",)),
+        ("password=x", ("email",)),
+        ("email=a%40example.com&password=", ("password",)),
+        ("email=a%40example.com&email=b%40example.com&password=x", ("email",)),
+        ("email=a%40example.com&password=x&password=y", ("password",)),
+        ("%ff%fe=1", ("email", "password")),
+    ],
+)
+def test_malformed_form_login_is_400(api_client, user, raw, fields):
+    response = api_client.generic(
+        "POST", LOGIN, data=raw, content_type="application/x-www-form-urlencoded"
+    )
+
+    assert response.status_code == 400
+    body = response.json()
+    body.pop("data", None)
+    assert body == bad_body(*fields)
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/xml", "image/png"])
+def test_form_fields_under_another_content_type_are_400(api_client, user, password, content_type):
+    body = urlencode({"email": user.email, "password": password})
+
+    response = api_client.generic("POST", LOGIN, data=body, content_type=content_type)
+
+    assert response.status_code == 400
+    assert response.json() == bad_body("email", "password")

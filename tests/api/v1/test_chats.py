@@ -103,7 +103,7 @@ def test_a_bad_filter_value_is_400_in_the_detail_shape(key_client):
     response = key_client.get(LIST, {"conversation_type": "bogus"})
     assert response.status_code == 400
     body = response.json()
-    assert body["detail"].startswith("Invalid body: conversation_type:")
+    assert body["detail"].startswith("Invalid query: conversation_type:")
     assert "conversation_type" in body["errors"]
 
 
@@ -403,3 +403,17 @@ def test_openapi_documents_the_v1_paths_and_the_409():
     listing = schema["paths"]["/api/v1/chats"]["get"]
     names = {p["name"] for p in listing["parameters"]}
     assert {"limit", "offset", "user", "conversation_type", "project", "title"} <= names
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [({"created_before": "yesterday"}, "created_before"), ({"user": "x"}, "user")],
+)
+def test_a_bad_query_parameter_is_called_a_query_not_a_body(key_client, params, field):
+    response = key_client.get(LIST, params)
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["detail"].startswith(f"Invalid query: {field}: ")
+    assert "body" not in body["detail"]
+    assert field in body["errors"]
