@@ -17,6 +17,23 @@ actions write no per-object ``LogEntry``, which would load every selected row). 
 the model's delete permission see the actions (the conversations action needs
 ``chats.delete_chat``; "Purge orphans" needs delete permission on chats,
 collections, files and chat connections).
+
+**A deletion needs the delete permission of every kind it removes**, as Django's
+stock delete does for every related object it collects. The kinds are those with a
+nonzero count in the deletion's preview (:data:`KIND_MODELS` maps each to its model,
+:data:`DELETE_PERMISSIONS` to ``app_label.delete_model``; blobs are not rows and go
+with their files). Like Django, only what this deletion actually takes counts: a chat
+with no messages needs no ``chats.delete_message``. The model admins of messages,
+links, connections, keys and tokens are read-only, so the permission is asked of
+the user (``has_perm``), not of those admins (a superuser holds them all). On the
+confirmation pages each previewed option lists what it lacks, an option that lacks
+something cannot be confirmed, and the confirming POST recounts and refuses before
+anything is deleted: the bulk actions and "Purge orphans" show their page again with
+an error, the single-object delete page (``get_deleted_objects``'s ``perms_needed``)
+answers 403 as Django's does. Staff holding every delete permission skip the
+recount. Rows Django itself removes with a user (admin log entries, group and
+permission memberships) belong to models not registered here, for which Django's
+delete asks no permission either.
 """
 
 from __future__ import annotations
