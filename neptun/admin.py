@@ -435,18 +435,19 @@ class ServiceDeletionAdmin(admin.ModelAdmin):
 
     def get_deleted_objects(
         self, objs: Any, request: HttpRequest
-    ) -> tuple[list[Any], dict[str, int], set[str], list[Any]]:
+    ) -> tuple[list[Any], dict[str, int], list[str], list[Any]]:
         """Counts only (rendered by our template); never a list of related objects.
 
         The third item is Django's ``perms_needed``: the delete permissions the staff
         member lacks for the kinds this deletion (with the posted options, or the
         defaults) would remove. Django's delete view then shows them instead of the
-        form and refuses a POST with 403.
+        form and refuses a POST with 403. A list, not Django's set: the page lists
+        them in the order of the counts.
         """
         spec = self.deletion_spec()
         queryset = self.model._default_manager.filter(pk__in=[obj.pk for obj in objs])
         missing = spec.missing(queryset, self._options_from_post(request), request.user)
-        return [], {}, set(missing), []
+        return [], {}, missing, []
 
     def render_delete_form(self, request: HttpRequest, context: dict[str, Any]) -> HttpResponse:
         spec = self.deletion_spec()
