@@ -63,7 +63,7 @@ from chats.deletion import effects
 from chats.models import Chat, ChatConnection, ConversationType, Message
 from collections_app.models import Collection, File
 from neptun.exceptions import Conflict, NotFound
-from neptun.models import ApiKey, DeletionRecord, Tenant, User
+from neptun.models import AccessToken, ApiKey, DeletionRecord, Tenant, User
 from projects.models import Project, ProjectChat
 
 logger = logging.getLogger("neptun.deletion")
@@ -1272,6 +1272,7 @@ def _users_parts(
         blobs: list[str] = []
         links = ProjectChat.objects.filter(project__owner_id__in=user_ids)
         projects = Project.objects.filter(owner_id__in=user_ids)
+        tokens = AccessToken.objects.filter(user_id__in=user_ids)
         if dry_run:
             files = (
                 File.objects.filter(owner_id__in=user_ids)
@@ -1283,8 +1284,11 @@ def _users_parts(
             counts["blobs"] += counts["files"]
             counts["links"] += links.count()
             counts["projects"] += projects.count()
+            counts["access_tokens"] += tokens.count()
             counts["users"] = len(user_ids)
             return counts, blobs
+        # Tokens go by the database's cascade with their user: counted first.
+        counts["access_tokens"] += tokens.count()
         everything_left = File.objects.filter(owner_id__in=user_ids)
         _queue_blobs(everything_left)  # removed after commit, with the plan's blobs
         counts["files"] += everything_left.delete()[0]

@@ -17,6 +17,23 @@ actions write no per-object ``LogEntry``, which would load every selected row). 
 the model's delete permission see the actions (the conversations action needs
 ``chats.delete_chat``; "Purge orphans" needs delete permission on chats,
 collections, files and chat connections).
+
+**A deletion needs the delete permission of every kind it removes**, as Django's
+stock delete does for every related object it collects. The kinds are those with a
+nonzero count in the deletion's preview (:data:`KIND_MODELS` maps each to its model,
+:data:`DELETE_PERMISSIONS` to ``app_label.delete_model``; blobs are not rows and go
+with their files). Like Django, only what this deletion actually takes counts: a chat
+with no messages needs no ``chats.delete_message``. The model admins of messages,
+links, connections, keys and tokens are read-only, so the permission is asked of
+the user (``has_perm``), not of those admins (a superuser holds them all). On the
+confirmation pages each previewed option lists what it lacks, an option that lacks
+something cannot be confirmed, and the confirming POST recounts and refuses before
+anything is deleted: the bulk actions and "Purge orphans" show their page again with
+an error, the single-object delete page (``get_deleted_objects``'s ``perms_needed``)
+answers 403 as Django's does. Staff holding every delete permission skip the
+recount. Rows Django itself removes with a user (admin log entries, group and
+permission memberships) belong to models not registered here, for which Django's
+delete asks no permission either.
 """
 
 from __future__ import annotations
@@ -24,7 +41,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django import forms
@@ -32,6 +49,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.actions import delete_selected as django_delete_selected
 from django.contrib.admin.options import ActionLocation
+from django.contrib.auth import get_permission_codename
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.core.exceptions import BadRequest, PermissionDenied
@@ -45,17 +63,19 @@ from django.utils.html import format_html
 from django.utils.translation import ngettext
 
 from chats import cleanup, services
-from chats.models import Chat
+from chats.models import Chat, ChatConnection, Message
 from chats.services import ConversationFlags, DeletionContext, DeletionResult
 from collections_app.models import Collection, File
 from neptun.client_address import client_address
 from neptun.keys import api_keys_revoke
 from neptun.models import AccessToken, ApiKey, DeletionRecord, Tenant, User
+from projects.models import Project, ProjectChat
 
 # --------------------------------------------------------------------------- counts
 
 #: Kinds in the order a confirmation page lists them, with their labels.
 KIND_LABELS: dict[str, str] = {
+    "tenants": "Tenants",
     "users": "Users",
     "projects": "Projects",
     "chats": "Chats",
@@ -64,10 +84,64 @@ KIND_LABELS: dict[str, str] = {
     "collections": "Collections",
     "links": "Project links",
     "connections": "Live-connection records",
+    "api_keys": "API keys",
+    "access_tokens": "Access tokens",
     "blobs": "Blobs in storage",
 }
 #: Kinds every confirmation page shows, even at zero.
 ALWAYS_SHOWN = ("chats", "messages", "files", "collections", "links", "blobs")
+
+
+#: The model of each kind a deletion counts (blobs are not rows: they go with files).
+KIND_MODELS: dict[str, type[models.Model]] = {
+    "tenants": Tenant,
+    "users": User,
+    "projects": Project,
+    "chats": Chat,
+    "messages": Message,
+    "files": File,
+    "collections": Collection,
+    "links": ProjectChat,
+    "connections": ChatConnection,
+    "api_keys": ApiKey,
+    "access_tokens": AccessToken,
+}
+
+
+def _delete_permission(model: type[models.Model]) -> str:
+    opts = model._meta
+    return f"{opts.app_label}.{get_permission_codename('delete', opts)}"
+
+
+#: The permission a deletion needs for each kind it removes, e.g. ``chats.delete_message``.
+DELETE_PERMISSIONS: dict[str, str] = {
+    kind: _delete_permission(model) for kind, model in KIND_MODELS.items()
+}
+
+
+def missing_permissions(user: Any, counts: Counter[str] | dict[str, int]) -> list[str]:
+    """The delete permissions ``user`` lacks for the kinds with a nonzero count.
+
+    Each as "Label (app_label.delete_model)", in the order of :data:`KIND_LABELS`;
+    empty when the deletion may go ahead (always for an active superuser).
+    """
+    return [
+        f"{KIND_LABELS[kind]} ({perm})"
+        for kind, perm in DELETE_PERMISSIONS.items()
+        if counts.get(kind, 0) and not user.has_perm(perm)
+    ]
+
+
+def holds_every_delete_permission(user: Any) -> bool:
+    """True when no count can stop this user (then no recount is needed to check)."""
+    return bool(user.has_perms(DELETE_PERMISSIONS.values()))
+
+
+def missing_text(missing: Sequence[str]) -> str:
+    return (
+        "Nothing was deleted: this deletion would remove objects your account doesn't "
+        "have permission to delete: " + ", ".join(missing) + "."
+    )
 
 
 def deletion_context(request: HttpRequest, endpoint: str) -> DeletionContext:
@@ -128,6 +202,8 @@ class Column:
     options: dict[str, Any]
     counts: Counter[str]
     kept: list[tuple[str, int]]
+    #: Delete permissions the staff member lacks for what this option removes.
+    missing: list[str] = field(default_factory=list)
 
 
 def summary_tables(columns: Sequence[Column]) -> dict[str, Any]:
@@ -144,7 +220,14 @@ def summary_tables(columns: Sequence[Column]) -> dict[str, Any]:
         {"label": label, "values": [dict(column.kept).get(label, 0) for column in columns]}
         for label in labels
     ]
-    return {"columns": columns, "goes": goes, "stays": stays}
+    missing = [(column.label, column.missing) for column in columns if column.missing]
+    return {
+        "columns": columns,
+        "goes": goes,
+        "stays": stays,
+        "missing": missing,
+        "can_confirm": any(not column.missing for column in columns),
+    }
 
 
 def report_results(
@@ -211,16 +294,31 @@ class DeletionSpec:
             return dict(form.cleaned_data)
         return {name: field.initial for name, field in form.fields.items()}
 
-    def columns(self, queryset: QuerySet[Any], options: dict[str, Any]) -> list[Column]:
+    def columns(
+        self, queryset: QuerySet[Any], options: dict[str, Any], user: Any = None
+    ) -> list[Column]:
+        """One column per option set; with ``user``, each names what it lacks."""
         choices = self.choices or [("Count", options)]
         columns = []
         for label, choice in choices:
             merged = {**options, **choice}
             preview = self.preview(queryset, merged)
             columns.append(
-                Column(label, merged, preview.counts, self.kept(queryset, merged, preview))
+                Column(
+                    label,
+                    merged,
+                    preview.counts,
+                    self.kept(queryset, merged, preview),
+                    missing_permissions(user, preview.counts) if user is not None else [],
+                )
             )
         return columns
+
+    def missing(self, queryset: QuerySet[Any], options: dict[str, Any], user: Any) -> list[str]:
+        """What ``user`` lacks to run this deletion with ``options`` now (recounted)."""
+        if holds_every_delete_permission(user):
+            return []
+        return missing_permissions(user, self.preview(queryset, options).counts)
 
 
 def plain(queryset: QuerySet[Any]) -> QuerySet[Any]:
@@ -270,6 +368,9 @@ def run_deletion_action(
                 "The options changed since the counts were shown: check them and confirm again.",
                 messages.WARNING,
             )
+        elif missing := spec.missing(queryset, options, request.user):
+            # The page offered no button for this; refuse, delete nothing, show it again.
+            modeladmin.message_user(request, missing_text(missing), messages.ERROR)
         else:
             endpoint = f"admin:{modeladmin.opts.label_lower}:{action}"
             results = spec.execute(queryset, options, deletion_context(request, endpoint))
@@ -280,7 +381,7 @@ def run_deletion_action(
     selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
     select_across = request.POST.get("select_across") in ("1", "True", "true", "on")
     n = queryset.count()
-    columns = spec.columns(queryset, options)
+    columns = spec.columns(queryset, options, request.user)
     context = {
         **modeladmin.admin_site.each_context(request),
         "title": f"{spec.verb} {n} {opts.verbose_name if n == 1 else opts.verbose_name_plural}?",
@@ -349,9 +450,10 @@ class ServiceDeletionAdmin(admin.ModelAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         spec = self.deletion_spec()
         endpoint = f"admin:{self.opts.label_lower}:delete"
-        results = spec.execute(
-            plain(queryset), self._options_from_post(request), deletion_context(request, endpoint)
-        )
+        options = self._options_from_post(request)
+        if spec.missing(plain(queryset), options, request.user):
+            raise PermissionDenied  # the delete view checked already; never delete past it
+        results = spec.execute(plain(queryset), options, deletion_context(request, endpoint))
         report_results(self, request, results)
 
     def delete_model(self, request: HttpRequest, obj: models.Model) -> None:
@@ -359,16 +461,26 @@ class ServiceDeletionAdmin(admin.ModelAdmin):
 
     def get_deleted_objects(
         self, objs: Any, request: HttpRequest
-    ) -> tuple[list[Any], dict[str, int], set[str], list[Any]]:
-        """Counts only (rendered by our template); never a list of related objects."""
-        return [], {}, set(), []
+    ) -> tuple[list[Any], dict[str, int], list[str], list[Any]]:
+        """Counts only (rendered by our template); never a list of related objects.
+
+        The third item is Django's ``perms_needed``: the delete permissions the staff
+        member lacks for the kinds this deletion (with the posted options, or the
+        defaults) would remove. Django's delete view then shows them instead of the
+        form and refuses a POST with 403. A list, not Django's set: the page lists
+        them in the order of the counts.
+        """
+        spec = self.deletion_spec()
+        queryset = self.model._default_manager.filter(pk__in=[obj.pk for obj in objs])
+        missing = spec.missing(queryset, self._options_from_post(request), request.user)
+        return [], {}, missing, []
 
     def render_delete_form(self, request: HttpRequest, context: dict[str, Any]) -> HttpResponse:
         spec = self.deletion_spec()
         obj = context["object"]
         queryset = self.model._default_manager.filter(pk=obj.pk)
         form = spec.form_class() if spec.form_class else None
-        columns = spec.columns(queryset, spec.options_of(form))
+        columns = spec.columns(queryset, spec.options_of(form), request.user)
         context.update(summary_tables(columns), form=form, intro=spec.intro)
         return super().render_delete_form(request, context)
 
@@ -818,7 +930,17 @@ class DeletionRecordAdmin(ReadOnlyAdmin):
         if not can_purge_orphans(request):
             raise PermissionDenied
         options = cleanup.SweepOptions(kinds=cleanup.DATABASE_KINDS)
-        if request.method == "POST" and OrphanPurgeForm(request.POST).is_valid():
+        report = None
+        confirmed = request.method == "POST" and OrphanPurgeForm(request.POST).is_valid()
+        if confirmed and not holds_every_delete_permission(request.user):
+            # What the orphans take with them (messages, project links …) needs its
+            # delete permission too: recount now, and refuse if one is missing.
+            report = cleanup.orphans_preview(options=options)
+            missing = missing_permissions(request.user, report.result.counts)
+            if missing:
+                self.message_user(request, missing_text(missing), messages.ERROR)
+                confirmed = False
+        if confirmed:
             ctx = deletion_context(request, "admin:purge_orphans")
             report = cleanup.orphans_delete(
                 options=options, ctx=ctx, time_budget=self.PURGE_TIME_BUDGET
@@ -842,7 +964,9 @@ class DeletionRecordAdmin(ReadOnlyAdmin):
                 self.message_user(request, _error_text(error), messages.ERROR)
             return HttpResponseRedirect(reverse("admin:neptun_deletionrecord_changelist"))
 
-        report = cleanup.orphans_preview(options=options)
+        if report is None:
+            report = cleanup.orphans_preview(options=options)
+        missing = missing_permissions(request.user, report.result.counts)
         rows = [
             {
                 "kind": kind,
@@ -866,8 +990,10 @@ class DeletionRecordAdmin(ReadOnlyAdmin):
             "opts": self.opts,
             "rows": rows,
             "goes": goes,
-            "columns": [Column("Count", {}, report.result.counts, [])],
+            "columns": [Column("Count", {}, report.result.counts, [], missing)],
             "form": OrphanPurgeForm(),
+            "missing": [("Count", missing)] if missing else [],
+            "can_confirm": not missing,
         }
         request.current_app = self.admin_site.name
         return TemplateResponse(request, "admin/neptun/purge_orphans.html", context)
