@@ -14,8 +14,10 @@ import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.db import connections
+from django.utils import timezone
 
-from chats.models import Chat, Message
+from chats import tasks
+from chats.models import BlobRemoval, Chat, Message, ScheduledJob
 from neptun.models import DeletionRecord
 from tests.factories import (
     PASSWORD,
@@ -156,6 +158,14 @@ def _a_few_rows_of_every_model() -> None:
             endpoint=f"DELETE /api/users/{owner.pk}/projects/{project.pk}/chats",
             counts={"chats": 12, "messages": 3400, "files": 5, "collections": 1, "blobs": 5},
         )
+        BlobRemoval.objects.create(
+            name=f"uploads/{owner.pk}/2026/12/01/quarterly-report-final-version-{i}.pdf",
+            attempts=2,
+            last_error="OSError: storage unavailable",
+        )
+    # The worker's rows: its schedule and a queued job.
+    ScheduledJob.objects.create(name="outbox-sweep", next_run_at=timezone.now())
+    tasks.sweep_outbox.enqueue()
 
 
 @pytest.mark.slow
