@@ -65,6 +65,7 @@ from chats.services import (
     _count,
     _counts_json,
     _execute,
+    _files_of,
     _Plan,
     _plan,
     _record,
@@ -432,6 +433,7 @@ class _Sweep:
             if self.run.dry_run:
                 plan = _plan(Chat.objects.filter(id__in=ids), lock=False)
                 counts = _count(plan)
+                counts["blobs"] = effects.blobs_removed_with(list(_files_of(plan)))
                 report.counts.update(counts)
                 self.report.result.counts.update(counts)
                 self.report.result.by_type.update(plan.by_type)
@@ -515,8 +517,9 @@ class _Sweep:
             self.progress.advance(kind, report.found)
             return
         if self.run.dry_run:
-            report.counts.update(files=report.found, blobs=report.found)
-            self.report.result.counts.update(files=report.found, blobs=report.found)
+            blobs = effects.blobs_removed_with([selection])
+            report.counts.update(files=report.found, blobs=blobs)
+            self.report.result.counts.update(files=report.found, blobs=blobs)
             self.progress.advance(kind, report.found)
             return
         for ids in _keyset(selection, self.options.batch_size):
@@ -705,5 +708,5 @@ def files_delete(*, files: QuerySet[File], ctx: DeletionContext) -> DeletionResu
 
 
 def files_delete_preview(*, files: QuerySet[File]) -> DeletionResult:
-    n = files.count()
-    return DeletionResult(counts=Counter(files=n, blobs=n), dry_run=True)
+    counts = Counter(files=files.count(), blobs=effects.blobs_removed_with([files]))
+    return DeletionResult(counts=counts, dry_run=True)

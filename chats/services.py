@@ -475,13 +475,15 @@ def _count_children(
 
 
 def _count(plan: _Plan) -> Counter[str]:
+    """What executing the plan would delete (the dry run). Blobs are counted by the
+    caller over every file the whole deletion takes
+    (:func:`chats.deletion.effects.blobs_removed_with`)."""
     counts: Counter[str] = Counter()
     counts["chats"] = len(plan.chat_ids)
     counts["collections"] = len(plan.collection_ids)
     counts.update(_count_children(plan.chat_ids).counts)
     for files in _files_of(plan):
         counts["files"] += files.count()
-    counts["blobs"] = counts["files"]
     return counts
 
 
@@ -695,9 +697,10 @@ def chat_group(chat_id: int) -> str:
 
 
 #: Extra work of a deletion beyond its chats and collections (projects, users):
-#: called with ``dry_run``; returns counts (and a list kept for the signature: blob names
-#: of files it deletes go to the database queue, see ``_queue_blobs``).
-Also = Callable[[bool], tuple[Counter[str], list[str]]]
+#: called with ``dry_run``; returns counts and the files it deletes (``None``: none),
+#: so a dry run counts their blobs with the plan's. Executing, it queues the blob
+#: names of the files it deletes in the database (see ``_queue_blobs``).
+Also = Callable[[bool], tuple[Counter[str], QuerySet[File] | None]]
 
 
 def _run(
@@ -715,8 +718,13 @@ def _run(
     result = DeletionResult(by_type=plan.by_type, dry_run=dry_run)
     if dry_run:
         result.counts = _count(plan)
+        file_sets = list(_files_of(plan))
         if also is not None:
-            result.counts.update(also(True)[0])
+            more_counts, more_files = also(True)
+            result.counts.update(more_counts)
+            if more_files is not None:
+                file_sets.append(more_files)
+        result.counts["blobs"] = effects.blobs_removed_with(file_sets)
         return result
     # With ``also`` (users, tenants) the record is written first: if the actor is
     # among the deleted users, the database sets ``actor`` to NULL and the record
@@ -1196,7 +1204,7 @@ def _projects_parts(
     )
 
     def make_also(plan: _Plan) -> Also:
-        def also(dry_run: bool) -> tuple[Counter[str], list[str]]:
+        def also(dry_run: bool) -> tuple[Counter[str], QuerySet[File] | None]:
             # Links of deleted chats are counted with the chats; count the rest here.
             counts: Counter[str] = Counter()
             for ids in _chunks(project_ids):
@@ -1210,7 +1218,7 @@ def _projects_parts(
                 else:
                     counts["links"] += links.delete()[0]
                     counts["projects"] += projects_qs.delete()[0]
-            return counts, []
+            return counts, None
 
         return also
 
@@ -1266,39 +1274,45 @@ def _users_parts(
         owned = Collection.objects.filter(Q(owner_id__in=user_ids) | Q(tenant_id__in=tenant_ids))
         return list(owned.order_by("id").values_list("id", flat=True))
 
-    def also(dry_run: bool) -> tuple[Counter[str], list[str]]:
+    def make_also(plan: _Plan) -> Also:
+        def also(dry_run: bool) -> tuple[Counter[str], QuerySet[File] | None]:
+            return users_also(plan, dry_run)
+
+        return also
+
+    def users_also(plan: _Plan, dry_run: bool) -> tuple[Counter[str], QuerySet[File] | None]:
         # Whatever the users own that the chat/collection plan did not cover.
         counts: Counter[str] = Counter()
-        blobs: list[str] = []
         links = ProjectChat.objects.filter(project__owner_id__in=user_ids)
         projects = Project.objects.filter(owner_id__in=user_ids)
         tokens = AccessToken.objects.filter(user_id__in=user_ids)
+        everything_left = File.objects.filter(owner_id__in=user_ids)
         if dry_run:
             files = (
-                File.objects.filter(owner_id__in=user_ids)
-                .exclude(collection__owner_id__in=user_ids)
+                everything_left.exclude(collection__owner_id__in=user_ids)
                 .exclude(collection__tenant_id__in=tenant_ids)
                 .exclude(chat__owner_id__in=user_ids, collection__isnull=True)
             )
             counts["files"] += files.count()
-            counts["blobs"] += counts["files"]
+            # Links of the plan's chats go with them (counted with the chats).
+            if plan.chat_ids:
+                links = links.exclude(chat_id__in=_in_value(plan.chat_ids))
             counts["links"] += links.count()
             counts["projects"] += projects.count()
             counts["access_tokens"] += tokens.count()
             counts["users"] = len(user_ids)
-            return counts, blobs
+            return counts, everything_left
         # Tokens go by the database's cascade with their user: counted first.
         counts["access_tokens"] += tokens.count()
-        everything_left = File.objects.filter(owner_id__in=user_ids)
         _queue_blobs(everything_left)  # removed after commit, with the plan's blobs
         counts["files"] += everything_left.delete()[0]
         counts["links"] += links.delete()[0]
         counts["projects"] += projects.delete()[0]
         deleted = User.objects.filter(id__in=user_ids).delete()[1]
         counts["users"] = deleted.get(User._meta.label, 0)
-        return counts, blobs
+        return counts, None
 
-    return Chat.objects.filter(owner_id__in=user_ids), collections, lambda _plan: also
+    return Chat.objects.filter(owner_id__in=user_ids), collections, make_also
 
 
 def users_delete(
@@ -1329,9 +1343,9 @@ def _tenants_parts(
     def make_also(plan: _Plan) -> Also:
         user_also = make_user_also(plan)
 
-        def also(dry_run: bool) -> tuple[Counter[str], list[str]]:
+        def also(dry_run: bool) -> tuple[Counter[str], QuerySet[File] | None]:
             # The users first (``User.tenant`` is DO_NOTHING), then keys and tenants.
-            counts, blobs = user_also(dry_run)
+            counts, files = user_also(dry_run)
             keys = ApiKey.objects.filter(tenant_id__in=tenant_ids)
             rows = Tenant.objects.filter(id__in=tenant_ids)
             if dry_run:
@@ -1340,7 +1354,7 @@ def _tenants_parts(
             else:
                 counts["api_keys"] += keys.delete()[0]
                 counts["tenants"] += rows.delete()[0]
-            return counts, blobs
+            return counts, files
 
         return also
 

@@ -38,7 +38,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from chats.models import BlobRemoval
@@ -139,6 +139,27 @@ def queue_from_table(*, record_id: int, table: str, queued: Queued) -> None:
         )
         queued.from_table += cursor.rowcount
         cursor.execute(f"DELETE FROM {table}")  # noqa: S608
+
+
+def blobs_removed_with(file_sets: Sequence[QuerySet[File]]) -> int:
+    """Blobs a deletion of these files removes from storage: the distinct non-empty
+    blob names among them that no file staying behind references — exactly what the
+    deletion reports once its outbox is carried out (two going files sharing a blob
+    are one removal; a blob shared with a file that stays is kept)."""
+    if not file_sets:
+        return 0
+    going = Q()
+    for files in file_sets:
+        going |= Q(pk__in=files.values("pk"))
+    staying = File.objects.exclude(going).exclude(blob="").values("blob")
+    return (
+        File.objects.filter(going)
+        .exclude(blob="")
+        .exclude(blob__in=staying)
+        .values("blob")
+        .distinct()
+        .count()
+    )
 
 
 # --------------------------------------------------------------------------- carrying out
