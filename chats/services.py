@@ -89,14 +89,25 @@ def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
         yield ids[start : start + size]
 
 
+#: ``progress(done, total)`` is called after each committed batch of a large purge.
+Progress = Callable[[int, int], None]
+
+
 @dataclass(frozen=True)
 class DeletionContext:
-    """Who deletes, and through which door. Recorded on the DeletionRecord."""
+    """Who deletes, and through which door. Recorded on the DeletionRecord.
+
+    ``record_id``: a record written beforehand (a background job's), which the
+    deletion then fills instead of writing its own. ``progress``: told after each
+    committed batch of a large purge, as the ``progress`` argument is.
+    """
 
     actor: User | None
     interface: str
     endpoint: str = ""
     remote_addr: str | None = None
+    record_id: int | None = None
+    progress: Progress | None = None
 
 
 @dataclass
@@ -837,6 +848,11 @@ def _counts_json(result: DeletionResult) -> dict[str, Any]:
 
 
 def _record(ctx: DeletionContext, result: DeletionResult) -> DeletionRecord:
+    if ctx.record_id is not None:
+        record = DeletionRecord.objects.get(pk=ctx.record_id)
+        record.counts, record.errors = _counts_json(result), result.errors
+        record.save(update_fields=["counts", "errors"])
+        return record
     return DeletionRecord.objects.create(
         actor=ctx.actor if ctx.actor is not None and ctx.actor.pk else None,
         actor_email=getattr(ctx.actor, "email", "") or "",
@@ -858,9 +874,6 @@ def _record(ctx: DeletionContext, result: DeletionResult) -> DeletionRecord:
 # a chat never loses only part of its messages), the record says how far it got,
 # and running the same deletion again finishes the job. Collections, projects and
 # user rows go in a last transaction, after every chat that linked them is gone.
-
-#: ``progress(done, total)`` is called after each committed batch.
-Progress = Callable[[int, int], None]
 
 
 def _batch_threshold() -> int | None:
@@ -999,6 +1012,7 @@ def _perform(
     deletion.
     """
     threshold = _batch_threshold()
+    progress = progress or ctx.progress
     try:
         with transaction.atomic():
             by_type: Counter[str] = Counter()

@@ -42,3 +42,19 @@ def sweep_orphans() -> dict[str, Any]:
         "removed": {kind: r.removed for kind, r in report.kinds.items()},
         "errors": len(report.errors),
     }
+
+
+@task
+def run_deletion_job(record_id: int) -> dict[str, Any]:
+    """A big admin purge (neptun/admin_jobs.py): run, or resume, the record's job."""
+    from neptun import admin_jobs
+
+    return admin_jobs.run(record_id)
+
+
+@task
+def resume_deletion_jobs() -> list[int]:
+    """Enqueue again the background deletions whose run stopped (worker gone)."""
+    from neptun import admin_jobs
+
+    return admin_jobs.resume_stale()

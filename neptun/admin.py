@@ -66,6 +66,7 @@ from chats import cleanup, services
 from chats.models import Chat, ChatConnection, Message
 from chats.services import ConversationFlags, DeletionContext, DeletionResult
 from collections_app.models import Collection, File
+from neptun import admin_jobs
 from neptun.client_address import client_address
 from neptun.keys import api_keys_revoke
 from neptun.models import AccessToken, ApiKey, DeletionRecord, Tenant, User
@@ -155,6 +156,7 @@ def deletion_context(request: HttpRequest, endpoint: str) -> DeletionContext:
 
 #: Each kind's noun in a sentence: singular, plural.
 KIND_NOUNS: dict[str, tuple[str, str]] = {
+    "tenants": ("tenant", "tenants"),
     "users": ("user", "users"),
     "projects": ("project", "projects"),
     "chats": ("chat", "chats"),
@@ -163,6 +165,8 @@ KIND_NOUNS: dict[str, tuple[str, str]] = {
     "collections": ("collection", "collections"),
     "links": ("project link", "project links"),
     "connections": ("live-connection record", "live-connection records"),
+    "api_keys": ("API key", "API keys"),
+    "access_tokens": ("access token", "access tokens"),
     "blobs": ("blob", "blobs"),
 }
 
@@ -373,7 +377,25 @@ def run_deletion_action(
             modeladmin.message_user(request, missing_text(missing), messages.ERROR)
         else:
             endpoint = f"admin:{modeladmin.opts.label_lower}:{action}"
-            results = spec.execute(queryset, options, deletion_context(request, endpoint))
+            ctx = deletion_context(request, endpoint)
+            if admin_jobs.is_big(spec.preview(queryset, options)):
+                record = admin_jobs.enqueue(
+                    ctx, model=modeladmin.opts.label_lower, action=action,
+                    queryset=queryset, options=options,
+                )  # fmt: skip
+                url = reverse("admin:neptun_deletionrecord_change", args=[record.pk])
+                modeladmin.message_user(
+                    request,
+                    format_html(
+                        "This deletion is large: it runs as a background job. "
+                        '<a href="{}">Deletion record #{}</a> shows its progress.',
+                        url,
+                        record.pk,
+                    ),
+                    messages.SUCCESS,
+                )
+                return None
+            results = spec.execute(queryset, options, ctx)
             report_results(modeladmin, request, results)
             return None  # back to the change list
 
@@ -416,6 +438,10 @@ class ServiceDeletionAdmin(admin.ModelAdmin):
 
     def deletion_spec(self) -> DeletionSpec:
         raise NotImplementedError
+
+    def action_specs(self) -> dict[str, DeletionSpec]:
+        """Every deleting action of this admin by name (a background job names one)."""
+        return {"delete_selected": self.deletion_spec()}
 
     # ---- the bulk action -----------------------------------------------------------
 
@@ -715,13 +741,8 @@ class UserAdmin(ServiceDeletionAdmin, DjangoUserAdmin):
     def has_delete_conversations_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("chats.delete_chat")
 
-    @admin.action(
-        permissions=["delete_conversations"],
-        description="Delete conversations of selected users…",
-    )
-    def delete_conversations(self, request: HttpRequest, queryset: QuerySet[User]) -> Any:
-        """The conversations endpoint's deletion, with its five flags, per selected user."""
-        spec = DeletionSpec(
+    def conversations_spec(self) -> DeletionSpec:
+        return DeletionSpec(
             verb="Delete conversations of",
             intro="Same options as DELETE /api/chat/conversations/all. Each user's "
             "conversations are deleted in that user's own transaction and record.",
@@ -730,8 +751,18 @@ class UserAdmin(ServiceDeletionAdmin, DjangoUserAdmin):
             kept=_conversations_kept,
             execute=_conversations_execute,
         )
+
+    def action_specs(self) -> dict[str, DeletionSpec]:
+        return {**super().action_specs(), "delete_conversations": self.conversations_spec()}
+
+    @admin.action(
+        permissions=["delete_conversations"],
+        description="Delete conversations of selected users…",
+    )
+    def delete_conversations(self, request: HttpRequest, queryset: QuerySet[User]) -> Any:
+        """The conversations endpoint's deletion, with its five flags, per selected user."""
         return run_deletion_action(
-            self, request, queryset, action="delete_conversations", spec=spec
+            self, request, queryset, action="delete_conversations", spec=self.conversations_spec()
         )
 
 
@@ -856,9 +887,18 @@ class OrphanPurgeForm(forms.Form):
 class DeletionRecordAdmin(ReadOnlyAdmin):
     """The audit trail: read only, never deleted. Also home of "Purge orphans"."""
 
-    list_display = ("created_at", "interface", "actor_email", "endpoint", "summary", "has_errors")
+    list_display = (
+        "created_at",
+        "interface",
+        "actor_email",
+        "endpoint",
+        "state_shown",
+        "summary",
+        "has_errors",
+    )
     list_filter = (
         "interface",
+        "state",
         ("created_at", admin.DateFieldListFilter),
         ("actor", admin.EmptyFieldListFilter),
     )
@@ -871,6 +911,9 @@ class DeletionRecordAdmin(ReadOnlyAdmin):
         "actor_email",
         "endpoint",
         "remote_addr",
+        "state_shown",
+        "heartbeat_at",
+        "finished_at",
         "counts_pretty",
         "errors_pretty",
     )
@@ -886,6 +929,15 @@ class DeletionRecordAdmin(ReadOnlyAdmin):
             for kind in KIND_LABELS
             if isinstance(counts.get(kind), int) and counts[kind]
         )
+
+    @admin.display(description="state", ordering="state")
+    def state_shown(self, obj: DeletionRecord) -> str:
+        """``done``, or a job's state with its progress (``running, batch 3 of 10``)."""
+        progress = obj.progress or {}
+        if obj.state in (DeletionRecord.State.RUNNING, DeletionRecord.State.QUEUED) and progress:
+            done, total = progress.get("done", 0), progress.get("total", "?")
+            return f"{obj.get_state_display()}, batch {done} of {total}"
+        return str(obj.get_state_display())
 
     @admin.display(description="errors", boolean=True)
     def has_errors(self, obj: DeletionRecord) -> bool:

@@ -154,8 +154,34 @@ class DeletionRecord(models.Model):
     errors = models.JSONField(default=list)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    #: A deletion run in the request is done when its record is written; a big admin
+    #: purge run as a background job (neptun/admin_jobs.py) goes queued → running →
+    #: done or failed, with ``progress`` ({"done": batches, "total": batches}).
+    state = models.CharField(max_length=16, choices=State.choices, default=State.DONE)
+    progress = models.JSONField(default=dict, blank=True)
+    #: What a background job deletes (model, action, ids, options), so that it can run
+    #: — and resume after an interruption — on the worker.
+    job = models.JSONField(null=True, blank=True)
+    #: Written by a running job after each batch; a job whose heartbeat is older than
+    #: ``DELETION_JOB_STALE_AFTER`` seconds is taken over (resumed).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
     class Meta:
         ordering = ["-created_at"]
+        indexes = [
+            models.Index(
+                fields=["state"],
+                name="neptun_record_unfinished",
+                condition=models.Q(state__in=["queued", "running"]),
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.interface} {self.endpoint} by {self.actor_email or 'system'}"

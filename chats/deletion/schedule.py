@@ -41,7 +41,18 @@ def _periodic() -> dict[str, Periodic]:
             needed=effects.anything_due,
         ),
         "orphan-sweep": Periodic(tasks.sweep_orphans, lambda: settings.ORPHAN_SWEEP_INTERVAL),
+        "resume-deletion-jobs": Periodic(
+            tasks.resume_deletion_jobs,
+            lambda: settings.DELETION_JOB_STALE_AFTER // 2,
+            needed=_any_stale_job,
+        ),
     }
+
+
+def _any_stale_job() -> bool:
+    from neptun import admin_jobs
+
+    return admin_jobs.any_stale()
 
 
 def enqueue_due(now: datetime | None = None) -> list[str]:

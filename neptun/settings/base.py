@@ -227,6 +227,11 @@ OUTBOX_SWEEP_INTERVAL = env.int("OUTBOX_SWEEP_INTERVAL", default=30)
 # The worker runs `cleanup_orphans --yes` (its defaults) every this many seconds
 # (default daily; 0: never, e.g. when cron runs the command instead).
 ORPHAN_SWEEP_INTERVAL = env.int("ORPHAN_SWEEP_INTERVAL", default=86400)
+# An admin deletion whose preview counts more rows than this runs as a background job
+# (neptun/admin_jobs.py; 0: never); a job whose heartbeat is older than
+# DELETION_JOB_STALE_AFTER seconds is resumed by another run.
+DELETION_JOB_THRESHOLD = env.int("DELETION_JOB_THRESHOLD", default=100_000)
+DELETION_JOB_STALE_AFTER = env.int("DELETION_JOB_STALE_AFTER", default=300)
 
 # Seconds a WebSocket presence record counts without a fresh heartbeat.
 CHAT_CONNECTION_TTL = env.int("CHAT_CONNECTION_TTL", default=60)

@@ -560,3 +560,9 @@ def test_owner_filter_form_keeps_other_parameters(superuser_client, user):
     form = form[: form.index("</form>")]
     assert 'name="q" value="chat"' in form and 'name="type" value="regular"' in form
     assert 'name="owner" value=""' in form
+
+
+def test_every_kind_on_a_confirmation_page_has_its_noun_for_messages():
+    from neptun.admin import KIND_LABELS, KIND_NOUNS
+
+    assert set(KIND_NOUNS) == set(KIND_LABELS)

@@ -1,0 +1,178 @@
+"""Big admin purges as background jobs, with state and progress on their record.
+
+An admin deletion whose preview counts more than ``DELETION_JOB_THRESHOLD`` rows
+(chats, messages, files, collections, links, … together) does not hold the HTTP
+request: :func:`enqueue` writes its :class:`~neptun.models.DeletionRecord` at once,
+``queued``, with what to delete in ``job`` (the model, the admin action, the selected
+ids and the options), and enqueues :func:`chats.tasks.run_deletion_job`. On the
+worker, :func:`run` claims the record (``running``), calls the same service the
+action calls with that record as its own, writes ``progress`` (batches done of the
+total) and a heartbeat after every committed batch, and ends ``done`` (counts as a
+synchronous run would write them) or ``failed`` (the error on the record).
+
+Interrupted — the worker killed, the machine gone — the record keeps ``running``
+with a heartbeat that stops moving. The periodic ``resume-deletion-jobs`` job
+(:func:`resume_stale`) enqueues such a job again once its heartbeat is older than
+``DELETION_JOB_STALE_AFTER`` seconds; the claim lets exactly one run take it, and the
+run deletes what is left of the selection (what was committed stays deleted), adding
+its counts to those already on the record.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from chats.services import DeletionContext, DeletionResult
+from neptun.models import DeletionRecord, User
+
+logger = logging.getLogger("neptun.jobs")
+
+#: Kinds whose counts do not add to a deletion's size (derived from the others).
+_NOT_SIZE = {"blobs", "by_type", "batches"}
+
+
+def is_big(preview: DeletionResult) -> bool:
+    """Whether a previewed deletion runs as a background job."""
+    threshold = settings.DELETION_JOB_THRESHOLD
+    if threshold <= 0:
+        return False
+    size = sum(n for kind, n in preview.counts.items() if kind not in _NOT_SIZE)
+    return size > threshold
+
+
+def enqueue(
+    ctx: DeletionContext,
+    *,
+    model: str,
+    action: str,
+    queryset: QuerySet[Any],
+    options: dict[str, Any],
+) -> DeletionRecord:
+    """Write the job's record (``queued``) and enqueue its run after commit."""
+    from django.db import transaction
+
+    from chats import tasks
+
+    now = timezone.now()
+    record = DeletionRecord.objects.create(
+        actor=ctx.actor if ctx.actor is not None and ctx.actor.pk else None,
+        actor_email=getattr(ctx.actor, "email", "") or "",
+        interface=ctx.interface,
+        endpoint=ctx.endpoint[:300],
+        remote_addr=ctx.remote_addr or None,
+        state=DeletionRecord.State.QUEUED,
+        heartbeat_at=now,
+        job={
+            "model": model,
+            "action": action,
+            "ids": list(queryset.order_by("pk").values_list("pk", flat=True)),
+            "options": options,
+            "actor_id": ctx.actor.pk if ctx.actor is not None else None,
+        },
+    )
+    transaction.on_commit(lambda: tasks.run_deletion_job.enqueue(record.pk))
+    return record
+
+
+def _stale_before() -> Any:
+    return timezone.now() - timedelta(seconds=settings.DELETION_JOB_STALE_AFTER)
+
+
+def _claim(record_id: int) -> bool:
+    """Take the job: queued, or running with a heartbeat that stopped. One winner."""
+    unfinished = Q(state=DeletionRecord.State.QUEUED) | Q(
+        state=DeletionRecord.State.RUNNING, heartbeat_at__lt=_stale_before()
+    )
+    return bool(
+        DeletionRecord.objects.filter(unfinished, pk=record_id).update(
+            state=DeletionRecord.State.RUNNING, heartbeat_at=timezone.now()
+        )
+    )
+
+
+def run(record_id: int) -> dict[str, Any]:
+    """Run (or resume) the job of a record; what it did, for the task's result."""
+    from django.apps import apps
+    from django.contrib import admin
+
+    if not _claim(record_id):
+        return {"record_id": record_id, "skipped": "not queued, or running elsewhere"}
+    record = DeletionRecord.objects.get(pk=record_id)
+    job = record.job or {}
+    # A resumed run adds to what the interrupted one had committed and recorded.
+    before = Counter({k: v for k, v in (record.counts or {}).items() if isinstance(v, int)})
+
+    def progress(done: int, total: int) -> None:
+        DeletionRecord.objects.filter(pk=record_id).update(
+            progress={"done": done, "total": total}, heartbeat_at=timezone.now()
+        )
+
+    try:
+        model = apps.get_model(job["model"])
+        spec = admin.site._registry[model].action_specs()[job["action"]]  # type: ignore[attr-defined]
+        queryset = model._default_manager.filter(pk__in=job["ids"])
+        ctx = DeletionContext(
+            actor=User.objects.filter(pk=job.get("actor_id")).first(),
+            interface=record.interface,
+            endpoint=record.endpoint,
+            remote_addr=record.remote_addr,
+            record_id=record_id,
+            progress=progress,
+        )
+        results = spec.execute(queryset, job.get("options") or {}, ctx)
+    except Exception as exc:
+        logger.exception("deletion job %s failed", record_id)
+        DeletionRecord.objects.filter(pk=record_id).update(
+            state=DeletionRecord.State.FAILED,
+            finished_at=timezone.now(),
+            errors=[*record.errors, {"kind": "job", "error": f"{type(exc).__name__}: {exc}"}],
+        )
+        raise
+    counts: Counter[str] = Counter(before)
+    by_type: Counter[str] = Counter()
+    errors: list[dict[str, Any]] = []
+    for result in results:
+        counts.update(result.counts)
+        by_type.update(result.by_type)
+        errors.extend(result.errors)
+    record.refresh_from_db()
+    data: dict[str, Any] = {**record.counts, **counts, "by_type": dict(by_type)}
+    progress_done = record.progress or {}
+    DeletionRecord.objects.filter(pk=record_id).update(
+        state=DeletionRecord.State.DONE,
+        finished_at=timezone.now(),
+        counts=data,
+        errors=errors,
+        progress={"done": progress_done.get("total", 1), "total": progress_done.get("total", 1)},
+    )
+    return {"record_id": record_id, "counts": dict(counts)}
+
+
+def resume_stale() -> list[int]:
+    """Enqueue again the jobs whose run stopped (heartbeat older than the limit)."""
+    from chats import tasks
+
+    stale = DeletionRecord.objects.filter(
+        state__in=[DeletionRecord.State.QUEUED, DeletionRecord.State.RUNNING],
+        heartbeat_at__lt=_stale_before(),
+        job__isnull=False,
+    ).values_list("pk", flat=True)
+    ids = list(stale)
+    for record_id in ids:
+        tasks.run_deletion_job.enqueue(record_id)
+    return ids
+
+
+def any_stale() -> bool:
+    return DeletionRecord.objects.filter(
+        state__in=[DeletionRecord.State.QUEUED, DeletionRecord.State.RUNNING],
+        heartbeat_at__lt=_stale_before(),
+        job__isnull=False,
+    ).exists()
