@@ -46,7 +46,8 @@ class _DocsAccessMixin(APIView):
     authentication_classes = [NeptunSessionAuthentication]
     permission_classes = [ApiDocsAccess]
 
-    def handle_exception(self, exc: Exception) -> HttpResponseBase:
+    # DRF's dispatch takes any HttpResponseBase; the stubs say Response.
+    def handle_exception(self, exc: Exception) -> HttpResponseBase:  # type: ignore[override]
         # The views render YAML or HTML; a refusal is JSON in any case.
         if isinstance(exc, exceptions.APIException):
             response = JsonResponse({"detail": str(exc.detail)}, status=exc.status_code)

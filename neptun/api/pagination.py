@@ -12,6 +12,8 @@ from rest_framework import pagination
 
 
 class LimitOffsetPagination(pagination.LimitOffsetPagination):
+    # A property in place of DRF's class attribute (the stubs' writable ``int | None``):
+    # read per request, so tests and deployments can change it.
     @property
-    def max_limit(self) -> int:  # read per request, so tests and deployments can change it
+    def max_limit(self) -> int:  # type: ignore[override]
         return int(settings.MAX_PAGE_SIZE)

@@ -146,8 +146,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         return _body("Forbidden", 403)
     if isinstance(exc, exceptions.APIException):
         headers = {}
-        if getattr(exc, "wait", None) is not None:
-            headers["Retry-After"] = str(int(exc.wait))
+        wait = getattr(exc, "wait", None)  # Throttled's seconds
+        if wait is not None:
+            headers["Retry-After"] = str(int(wait))
         return _body(str(exc.detail), exc.status_code, headers)
     view = context.get("view")
     logger.exception("unexpected error in %s", type(view).__name__ if view else "view")

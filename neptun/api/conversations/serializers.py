@@ -7,6 +7,8 @@ deletion body: a misspelt field must not be silently dropped.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
@@ -17,8 +19,13 @@ from neptun.exceptions import CollectionNotFound, GlobalCollectionRequired
 
 from . import selectors
 
+if TYPE_CHECKING:  # the mixin's partner, for the checker
+    _SerializerBase = serializers.Serializer[Any]
+else:
+    _SerializerBase = object
 
-class RejectUnknownFieldsMixin:
+
+class RejectUnknownFieldsMixin(_SerializerBase):
     def validate(self, attrs):
         known = set(self.fields)
         unknown = sorted(key for key in getattr(self, "initial_data", {}) if key not in known)

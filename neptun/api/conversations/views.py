@@ -10,8 +10,13 @@ the response is built after the deletion has committed (the URLconf also marks t
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, status
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.filters import BaseFilterBackend
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -19,7 +24,7 @@ from rest_framework.views import APIView
 
 from chats.creation import chat_create
 from chats.services import conversations_delete, conversations_delete_preview
-from neptun.api.common import api_context
+from neptun.api.common import api_context, signed_in_user
 from neptun.api.parsers import JSONParser
 from neptun.authentication import BearerTokenAuthentication
 from neptun.exceptions import CollectionNotFound, GlobalCollectionRequired
@@ -43,6 +48,10 @@ from .serializers import (
     chat_create_errors,
 )
 
+if TYPE_CHECKING:  # names of the stubs only
+    from rest_framework.generics import BaseFilterProtocol
+    from rest_framework.permissions import _PermissionClass
+
 _ERRORS = {
     401: OpenApiResponse(description='`{"detail": "Not authenticated"}`'),
     422: OpenApiResponse(
@@ -55,11 +64,14 @@ _ERRORS = {
 class ConversationsDialect:
     """Authentication, permission and error format shared by the dialect's views."""
 
-    authentication_classes = [BearerTokenAuthentication]
-    permission_classes = [IsAuthenticated]
-    filter_backends = [QueryFilterBackend]
+    # APIView's types, so that views may set their own.
+    authentication_classes: Sequence[type[BaseAuthentication]] = [BearerTokenAuthentication]
+    permission_classes: Sequence[_PermissionClass] = [IsAuthenticated]
+    filter_backends: Sequence[type[BaseFilterBackend | BaseFilterProtocol[Any]]] = [
+        QueryFilterBackend
+    ]
 
-    def get_exception_handler(self):
+    def get_exception_handler(self) -> Callable[[Exception, dict[str, Any]], Response | None]:
         return exception_handler
 
 
@@ -117,7 +129,7 @@ class ChatListCreateView(ConversationsDialect, generics.ListCreateAPIView):
     parser_classes = [JSONParser]
 
     def get_queryset(self):
-        return selectors.chats_of(self.request.user)
+        return selectors.chats_of(signed_in_user(self.request))
 
     @extend_schema(request=ChatCreateSerializer, responses={201: ChatSerializer})
     def post(self, request, *args, **kwargs):
@@ -144,7 +156,7 @@ class CollectionListCreateView(ConversationsDialect, generics.ListCreateAPIView)
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # the schema: no caller
             return CollectionSerializer.Meta.model.objects.none()
-        return selectors.collections_visible_to(self.request.user)
+        return selectors.collections_visible_to(signed_in_user(self.request))
 
     @extend_schema(request=CollectionCreateSerializer, responses={201: CollectionSerializer})
     def post(self, request, *args, **kwargs):
@@ -163,7 +175,7 @@ class FileListCreateView(ConversationsDialect, generics.ListCreateAPIView):
     parser_classes = [MultiPartParser, FormParser]
 
     def get_queryset(self):
-        return selectors.files_of(self.request.user)
+        return selectors.files_of(signed_in_user(self.request))
 
     @extend_schema(
         request={"multipart/form-data": FileCreateSerializer},

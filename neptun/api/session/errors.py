@@ -102,7 +102,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
 
     # Django REST framework's exceptions.
     if isinstance(exc, drf.NotAuthenticated | drf.AuthenticationFailed):
-        headers = {"WWW-Authenticate": exc.auth_header} if getattr(exc, "auth_header", None) else {}
+        # APIView.handle_exception sets auth_header when the authenticator has one.
+        auth_header = getattr(exc, "auth_header", None)
+        headers = {"WWW-Authenticate": auth_header} if auth_header else {}
         message = (
             "Authentication required: log in to get a neptun-session cookie"
             if isinstance(exc, drf.NotAuthenticated)
@@ -112,7 +114,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if isinstance(exc, drf.PermissionDenied):
         return _response(403, _detail_text(exc))
     if isinstance(exc, drf.Throttled):
-        headers = {"Retry-After": str(int(exc.wait))} if exc.wait is not None else {}
+        wait = exc.wait  # type: ignore[attr-defined]  # the stubs lack Throttled.wait
+        headers = {"Retry-After": str(int(wait))} if wait is not None else {}
         return _response(429, "Too many requests, try again later", headers=headers)
     if isinstance(exc, drf.ParseError):
         return _response(400, "Invalid JSON body")

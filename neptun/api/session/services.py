@@ -43,8 +43,8 @@ def project_chat_link(*, project: Project, chat: Chat) -> tuple[ProjectChat, boo
     """
     if chat.owner_id != project.owner_id:
         raise NotFound("Chat not found")
-    project = Project.objects.select_for_update(no_key=True).filter(pk=project.pk).first()
-    if project is None:
+    locked = Project.objects.select_for_update(no_key=True).filter(pk=project.pk).first()
+    if locked is None:
         raise NotFound("Project not found")
     chat = _lock_chat(chat)
-    return ProjectChat.objects.get_or_create(project=project, chat=chat)
+    return ProjectChat.objects.get_or_create(project=locked, chat=chat)

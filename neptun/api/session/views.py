@@ -15,18 +15,21 @@ Order of checks: 401 (no session), 403 (cross-site), 404 (path objects), 400
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import authenticate, login, logout
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers as drf_serializers
 from rest_framework import status
+from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
-from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.parsers import JSONParser
+from rest_framework.filters import BaseFilterBackend
+from rest_framework.negotiation import BaseContentNegotiation, DefaultContentNegotiation
+from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
-from rest_framework.renderers import JSONRenderer
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -35,7 +38,7 @@ from rest_framework.viewsets import GenericViewSet
 from chats import services as deletion
 from chats.creation import chat_create
 from chats.writes import message_create
-from neptun.api.common import api_context
+from neptun.api.common import api_context, signed_in_user
 from neptun.authentication import CrossSiteRequest, NeptunSessionAuthentication, is_cross_site
 from neptun.exceptions import CollectionNotFound
 from neptun.models import User
@@ -59,6 +62,10 @@ from .serializers import (
     raise_if_invalid,
 )
 
+if TYPE_CHECKING:  # names of the stubs only
+    from rest_framework.generics import BaseFilterProtocol
+    from rest_framework.permissions import _PermissionClass
+
 # --------------------------------------------------------------------------- dialect base
 
 
@@ -70,16 +77,20 @@ class AlwaysJSON(DefaultContentNegotiation):
 
 
 class NeptunSessionDialect:
-    """Authentication, permissions, rendering and errors of the Neptun dialect."""
+    """Authentication, permissions, rendering and errors of the Neptun dialect.
 
-    authentication_classes = [NeptunSessionAuthentication]
-    permission_classes = [IsAuthenticated]
-    renderer_classes = [JSONRenderer]
-    parser_classes = [JSONParser]
-    content_negotiation_class = AlwaysJSON
-    filter_backends = [filters.FilterBackend]
+    The attributes carry APIView's types, so that views may set their own."""
 
-    def get_exception_handler(self):
+    authentication_classes: Sequence[type[BaseAuthentication]] = [NeptunSessionAuthentication]
+    permission_classes: Sequence[_PermissionClass] = [IsAuthenticated]
+    renderer_classes: Sequence[type[BaseRenderer]] = [JSONRenderer]
+    parser_classes: Sequence[type[BaseParser]] = [JSONParser]
+    content_negotiation_class: type[BaseContentNegotiation] = AlwaysJSON
+    filter_backends: Sequence[type[BaseFilterBackend | BaseFilterProtocol[Any]]] = [
+        filters.FilterBackend
+    ]
+
+    def get_exception_handler(self) -> Callable[[Exception, dict[str, Any]], Response | None]:
         return errors.exception_handler
 
 
@@ -90,7 +101,7 @@ class UserScopedViewSet(NeptunSessionDialect, GenericViewSet):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
-        self.owner = selectors.path_user(actor=request.user, user_id=kwargs["user_id"])
+        self.owner = selectors.path_user(actor=signed_in_user(request), user_id=kwargs["user_id"])
 
     def _schema_only(self) -> bool:
         return getattr(self, "swagger_fake_view", False)

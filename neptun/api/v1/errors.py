@@ -88,8 +88,9 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         )
     if isinstance(exc, drf.APIException):
         headers = {}
-        if getattr(exc, "wait", None):
-            headers["Retry-After"] = f"{int(exc.wait)}"
+        wait = getattr(exc, "wait", None)  # Throttled's seconds
+        if wait:
+            headers["Retry-After"] = f"{int(wait)}"
         detail = exc.detail if isinstance(exc.detail, str) else "; ".join(_flatten(exc.detail))
         return Response(_body(str(detail)), status=exc.status_code, headers=headers)
     request = context.get("request")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import cast
 
 from django.db import transaction
 from django.utils import timezone
@@ -40,9 +41,9 @@ from neptun.api.v1.serializers import (
     FileOutSerializer,
     MessageSerializer,
 )
-from neptun.authentication import ApiKeyAuthentication
+from neptun.authentication import ApiKeyAuthentication, ApiKeyPrincipal
 from neptun.exceptions import CollectionNotFound, NotFound
-from neptun.models import Tenant
+from neptun.models import ApiKey, Tenant
 from neptun.throttling import MessageRateThrottle
 
 TAGS = ["v1 (X-API-Key)"]
@@ -77,7 +78,8 @@ class V1Api(APIView):
 
     @property
     def tenant(self) -> Tenant:
-        return self.request.user.tenant
+        # ApiKeyAuthentication's user; DRF types request.user as a Django user.
+        return cast(ApiKeyPrincipal, self.request.user).tenant
 
 
 class V1ListApi(V1Api, generics.GenericAPIView):
@@ -157,7 +159,7 @@ class ChatDetailApi(V1Api):
     )
     def delete(self, request: Request, chat_uuid: str) -> Response:
         chat = selectors.chat_selection(tenant=self.tenant, chat_uuid=chat_uuid)
-        key = request.auth
+        key = cast(ApiKey, request.auth)  # ApiKeyAuthentication's credentials
         ctx = api_context(request, actor=None)
         # The caller is a tenant's key, not a user: the audit record names the key.
         ctx = replace(
