@@ -16,10 +16,12 @@ Installed through :class:`neptun.apps.NeptunAdminConfig` (``default_site``), so
 from __future__ import annotations
 
 import math
+from typing import cast
 
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.http import HttpRequest
 
 from neptun.throttling import AdminLoginThrottle
 
@@ -40,7 +42,8 @@ class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
 
     def clean(self):
         throttle = AdminLoginThrottle()
-        if not throttle.allow_request(self.request, None):
+        # The admin's login view always gives the form its request.
+        if not throttle.allow_request(cast(HttpRequest, self.request), None):
             self.retry_after = max(1, math.ceil(throttle.wait() or 1))
             raise ValidationError(
                 self.error_messages[THROTTLED],

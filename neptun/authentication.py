@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import hmac
 from dataclasses import dataclass
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -121,7 +122,7 @@ def note_failure(request: Request) -> None:
 #: ``ApiKey.last_used_at`` is written at most once per this many seconds per key:
 #: it answers "is this key still in use?", and a write on every request would add
 #: a statement to each of them (and contention on the key's row under load).
-LAST_USED_RESOLUTION = timezone.timedelta(seconds=60)
+LAST_USED_RESOLUTION = timedelta(seconds=60)
 
 
 def _lookup(model, field: str, secret: str, related: str):

@@ -38,7 +38,7 @@ class JsonFormatter(logging.Formatter):
             data["exc"] = self.formatException(record.exc_info)
         return json.dumps(data, default=str)
 
-    converter = time.gmtime
+    converter = staticmethod(time.gmtime)  # UTC; a plain function would be bound as a method
 
 
 class SkipHttpAccessLines(logging.Filter):

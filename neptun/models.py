@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import timedelta
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
@@ -128,7 +129,7 @@ class AccessToken(models.Model):
         cls, *, user: User, days: int | None = 30, name: str = "default"
     ) -> tuple[AccessToken, str]:
         secret = cls.PREFIX + secrets.token_urlsafe(32)
-        expires = timezone.now() + timezone.timedelta(days=days) if days else None
+        expires = timezone.now() + timedelta(days=days) if days else None
         token = cls.objects.create(
             user=user, name=name, token_hash=hash_secret(secret), expires_at=expires
         )

@@ -256,9 +256,10 @@ class NeptunAutoSchema(AutoSchema):
 
     def get_operation(self, path, path_regex, path_prefix, method, registry):
         operation = super().get_operation(path, path_regex, path_prefix, method, registry)
-        dialect = dialect_of(self.view) if operation is not None else None
-        if dialect is not None:
-            self._add_error_responses(operation, dialect)
+        if operation is not None:
+            dialect = dialect_of(self.view)
+            if dialect is not None:
+                self._add_error_responses(operation, dialect)
         return operation
 
     def _error_statuses(self, operation: dict[str, Any], dialect: Dialect) -> list[int]:

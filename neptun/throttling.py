@@ -31,7 +31,10 @@ cache, as the other throttles' do: with ``REDIS_URL`` every worker shares them.
 from __future__ import annotations
 
 from django.conf import settings
+from django.http import HttpRequest
 from rest_framework import throttling
+from rest_framework.request import Request
+from rest_framework.views import APIView
 
 from neptun.client_address import client_address
 from neptun.models import AccessToken, ApiKey
@@ -40,7 +43,7 @@ from neptun.models import AccessToken, ApiKey
 class ClientAddressMixin:
     """``get_ident``: the client's address (``"unknown"`` when there is none)."""
 
-    def get_ident(self, request) -> str:
+    def get_ident(self, request: HttpRequest) -> str:
         return client_address(request) or "unknown"
 
 
@@ -52,8 +55,13 @@ class AddressRateThrottle(ClientAddressMixin, throttling.SimpleRateThrottle):
     """Every request counted per client address under ``scope``; for views outside
     DRF too (``allow_request(request, None)`` takes a Django request)."""
 
-    def get_cache_key(self, request, view) -> str:
+    def get_cache_key(self, request: HttpRequest, view: APIView | None) -> str:
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+    def allow_request(self, request: HttpRequest, view: APIView | None) -> bool:
+        # DRF's allow_request hands both only to get_cache_key above, which takes a
+        # Django request and no view; the stubs ask for DRF's Request and a view.
+        return super().allow_request(request, view)  # type: ignore[arg-type]
 
 
 class AdminLoginThrottle(AddressRateThrottle):
@@ -74,8 +82,10 @@ def principal_of(request) -> str | None:
     if isinstance(auth, AccessToken):
         return f"user:{auth.user_id}"
     user = getattr(request, "user", None)
-    if getattr(user, "is_authenticated", False) and getattr(user, "pk", None) is not None:
-        return f"user:{user.pk}"
+    if getattr(user, "is_authenticated", False):
+        pk = getattr(user, "pk", None)
+        if pk is not None:
+            return f"user:{pk}"
     return None
 
 
@@ -86,6 +96,9 @@ class MessageRateThrottle(ClientAddressMixin, throttling.SimpleRateThrottle):
     could fall back to a forwarded header."""
 
     scope = "messages"
+    # Set by SimpleRateThrottle.__init__ from the rate (None without one); not in the stubs.
+    num_requests: int | None
+    duration: int | None
 
     def __init__(self) -> None:
         self._principal: str | None = None
@@ -96,26 +109,31 @@ class MessageRateThrottle(ClientAddressMixin, throttling.SimpleRateThrottle):
         # deployment's setting and a test's override both apply.
         return settings.MESSAGE_RATE or None
 
-    def get_cache_key(self, request, view) -> str | None:
+    def get_cache_key(self, request: Request | None, view: APIView | None) -> str | None:
         principal = self._principal if request is None else principal_of(request)
         if principal is None:
             return None
         return self.cache_format % {"scope": self.scope, "ident": principal}
 
-    def allow_request(self, request, view) -> bool:
+    # request and view are None from allow_principal: DRF's allow_request hands them
+    # only to get_cache_key above, which then reads self._principal.
+    def allow_request(self, request: Request | None, view: APIView | None) -> bool:
         if request is not None and request.method != "POST":
             return True
-        return super().allow_request(request, view)
+        return super().allow_request(request, view)  # type: ignore[arg-type]
 
     def allow_principal(self, principal: str) -> bool:
         """Spend one post of ``principal``'s budget; ``False`` (nothing spent) if none is left."""
         self._principal = principal
-        return super().allow_request(None, None)
+        return super().allow_request(None, None)  # type: ignore[arg-type]  # see allow_request
 
     def wait(self) -> float:
         """Seconds until one more post fits: until the oldest post that still fills the
         budget falls out of the window."""
-        if self.num_requests < 1 or len(self.history) < self.num_requests:
-            return float(self.duration)
-        blocking = self.history[self.num_requests - 1]
-        return max(self.duration - (self.now - blocking), 1.0)
+        num_requests, duration = self.num_requests, self.duration
+        if num_requests is None or duration is None:  # no rate: nothing is refused
+            return 0.0
+        if num_requests < 1 or len(self.history) < num_requests:
+            return float(duration)
+        blocking = self.history[num_requests - 1]
+        return max(duration - (self.now - blocking), 1.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import timedelta
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -218,7 +218,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         sweep_options = self._options(options)
         # With --json, stdout carries only the summary; progress goes to stderr.
-        stream = self.stderr._out if options["json"] else self.stdout._out
+        # OutputWrapper._out is the wrapped stream; the stubs only know __getattr__.
+        stream = cast(TextIO, self.stderr._out if options["json"] else self.stdout._out)
         if options["no_progress"]:
             report = self._sweep(sweep_options, options, cleanup.NoProgress())
         elif _isatty(stream):

@@ -21,6 +21,7 @@ class Command(JsonCommand):
 
     def handle(self, *args, **options) -> None:
         name = options["tenant"]
+        tenant: Tenant | None
         if options["create_tenant"]:
             tenant, _ = Tenant.objects.get_or_create(name=name)
         else:
