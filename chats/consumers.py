@@ -47,6 +47,7 @@ import json
 import logging
 import math
 import uuid
+from typing import cast
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -342,13 +343,19 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     def _store(self, role: object, text: object) -> Message:
         """Spend one post of the key's budget (shared with its REST posts), then store.
 
-        Validation is :func:`chats.writes.message_create`'s, as for REST.
+        Validation is :func:`chats.writes.message_create`'s, as for REST: ``role`` and
+        ``text`` are what the frame held, whatever their type.
         """
+        principal, chat_uuid = self.principal, self.chat_uuid
+        if principal is None or chat_uuid is None:  # set by connect() before any frame
+            raise RuntimeError("a frame before the socket was opened")
         throttle = MessageRateThrottle()
-        if not throttle.allow_principal(key_principal(self.principal.api_key)):
+        if not throttle.allow_principal(key_principal(principal.api_key)):
             raise RateLimited(math.ceil(throttle.wait()))
-        chat = Chat(pk=self.chat_id, uuid=self.chat_uuid)
-        return message_create(chat=chat, role=role, content=text, announce=False)
+        chat = Chat(pk=self.chat_id, uuid=chat_uuid)
+        return message_create(
+            chat=chat, role=cast(str, role), content=cast(str, text), announce=False
+        )
 
     async def _error(self, detail: str) -> None:
         await self.send_json({"type": "error", "detail": detail})

@@ -131,18 +131,22 @@ class File(models.Model):
     def save(self, *args, **kwargs):
         """Save; if this save wrote the blob (an uncommitted upload, e.g. from the
         admin's form) and the row then fails, remove the blob before re-raising."""
-        writes_blob = bool(self.blob) and not self.blob._committed
+        # FieldFile._committed (False until the upload is written) is not in the stubs.
+        writes_blob = bool(self.blob) and not self.blob._committed  # type: ignore[attr-defined]
         try:
             super().save(*args, **kwargs)
         except BaseException:
-            if writes_blob and self.blob._committed:
+            if writes_blob and self.blob._committed:  # type: ignore[attr-defined]
                 remove_blob_quietly(self.blob.storage, self.blob.name)
             raise
 
 
-def remove_blob_quietly(storage: Storage, name: str) -> None:
+def remove_blob_quietly(storage: Storage, name: str | None) -> None:
     """Remove the blob of a row that was not stored. A failure is logged (the blob is
-    then an orphan for ``cleanup_orphans``) and never hides the error that led here."""
+    then an orphan for ``cleanup_orphans``) and never hides the error that led here.
+    No name (a FieldFile that was never written) is no blob to remove."""
+    if not name:
+        return
     try:
         storage.delete(name)
     except Exception:
