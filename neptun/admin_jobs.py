@@ -118,8 +118,9 @@ def run(record_id: int) -> dict[str, Any]:
         model = apps.get_model(job["model"])
         spec = admin.site._registry[model].action_specs()[job["action"]]  # type: ignore[attr-defined]
         queryset = model._default_manager.filter(pk__in=job["ids"])
+        actor_id = job.get("actor_id")
         ctx = DeletionContext(
-            actor=User.objects.filter(pk=job.get("actor_id")).first(),
+            actor=User.objects.filter(pk=actor_id).first() if actor_id is not None else None,
             interface=record.interface,
             endpoint=record.endpoint,
             remote_addr=record.remote_addr,
