@@ -48,7 +48,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -69,7 +69,7 @@ from projects.models import Project, ProjectChat
 logger = logging.getLogger("neptun.deletion")
 
 #: Conversation-type keys used in counts; ``None`` (NULL type) is reported as "null".
-TYPE_KEYS = {
+TYPE_KEYS: dict[str | None, str] = {
     ConversationType.REGULAR: "regular",
     ConversationType.USER_FILES: "user_files",
     ConversationType.GLOBAL_COLLECTION: "global_collection",
@@ -460,13 +460,14 @@ def _count_children(
                 f"WHERE {among})"
             )
             params += in_params
-        count_collections = (
-            children.collection_files is None
-            and collection_ids
-            and not isinstance(collection_ids, _Staged)
+        listed_collections = (
+            collection_ids
+            if children.collection_files is None and not isinstance(collection_ids, _Staged)
+            else ()
         )
+        count_collections = bool(listed_collections)
         if count_collections:
-            in_collections, collection_params = _among("collection_id", collection_ids)
+            in_collections, collection_params = _among("collection_id", listed_collections)
             columns.append(f"(SELECT COUNT(*) FROM {files} WHERE {in_collections})")  # noqa: S608
             params += collection_params
         with connection.cursor() as cursor:
@@ -474,7 +475,7 @@ def _count_children(
             row = list(cursor.fetchone())
         if count_collections:
             children.collection_files = row.pop()
-        if listed:
+        if children.connected is not None:
             connected = row.pop()
             if connected:
                 children.connected += [int(chat_id) for chat_id in str(connected).split(",")]
@@ -812,6 +813,8 @@ def _expected_blobs(blob_names: list[str], queued: int | None) -> int:
 
 
 def _save_counts(result: DeletionResult) -> None:
+    if result.record_id is None:
+        return
     DeletionRecord.objects.filter(pk=result.record_id).update(
         errors=result.errors, counts=_counts_json(result)
     )
@@ -1064,7 +1067,7 @@ def _live_cutoff() -> datetime:
     """A socket whose last heartbeat is older than this is not live any more."""
     from django.utils import timezone
 
-    return timezone.now() - timezone.timedelta(seconds=settings.CHAT_CONNECTION_TTL)
+    return timezone.now() - timedelta(seconds=settings.CHAT_CONNECTION_TTL)
 
 
 def live_connections(chat: Chat) -> int:

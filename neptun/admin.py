@@ -147,7 +147,7 @@ def missing_text(missing: Sequence[str]) -> str:
 
 def deletion_context(request: HttpRequest, endpoint: str) -> DeletionContext:
     return DeletionContext(
-        actor=request.user if request.user.is_authenticated else None,  # type: ignore[arg-type]
+        actor=request.user if request.user.is_authenticated else None,
         interface=DeletionRecord.Interface.ADMIN,
         endpoint=endpoint,
         remote_addr=client_address(request),
@@ -485,7 +485,7 @@ class ServiceDeletionAdmin(admin.ModelAdmin):
     def delete_model(self, request: HttpRequest, obj: models.Model) -> None:
         self.delete_queryset(request, self.model._default_manager.filter(pk=obj.pk))
 
-    def get_deleted_objects(
+    def get_deleted_objects(  # type: ignore[override]  # perms_needed is an ordered list
         self, objs: Any, request: HttpRequest
     ) -> tuple[list[Any], dict[str, int], list[str], list[Any]]:
         """Counts only (rendered by our template); never a list of related objects.
@@ -549,7 +549,8 @@ class InputFilter(admin.SimpleListFilter):
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> Any:
         return ((None, None),)  # shown even with no choices
 
-    def choices(self, changelist: Any) -> Iterator[dict[str, Any]]:
+    def choices(self, changelist: Any) -> Iterator[dict[str, Any]]:  # type: ignore[override]
+        # Our template's context (a text box), not Django's list of choices.
         # Keep every other parameter (other filters, search, ordering) in the form.
         query = {k: v for k, v in changelist.params.items() if k != self.parameter_name}
         yield {
