@@ -215,6 +215,11 @@ DELETION_STATEMENT_TIMEOUT = env.str("DELETION_STATEMENT_TIMEOUT", default="60s"
 # puts it on RQ in Redis (django-tasks-rq), for workers on many machines; the queue
 # lives at TASKS_REDIS_URL (default REDIS_URL, one of which is then required). A
 # dotted path names any other backend class.
+# django-tasks-rq is written against the django-tasks backport (installed with it):
+# Django 6.1's `task_backends` takes its backend class as it is (it only imports and
+# instantiates it), `@task` then builds the backport's Task (the backend's
+# `task_class`) and `enqueue()` returns the backport's TaskResult; both have the same
+# API, and our code uses nothing else.
 _TASKS_BACKENDS = {
     "database": "django_tasks_db.DatabaseBackend",
     "rq": "django_tasks_rq.RQBackend",
