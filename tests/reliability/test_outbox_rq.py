@@ -173,3 +173,23 @@ def test_two_rq_schedulers_enqueue_each_periods_job_once(tmp_path, redis):
     }
     assert all(len(job.results()) == 1 for runs in jobs.values() for job in runs)
     assert not BlobRemoval.objects.exists()
+
+
+def test_with_redis_away_the_worker_says_so_and_the_period_stays_due(tmp_path):
+    BlobRemoval.objects.create(
+        name=default_storage.save("uploads/outbox/due.txt", FileFactory.build().blob)
+    )
+    # Nothing listens on port 1 of the loopback: the connection is refused at once.
+    env = {**_rq_env(tmp_path), "REDIS_URL": "redis://127.0.0.1:1/0"}
+
+    worker = _worker(env)
+    out, _ = worker.communicate(timeout=WAIT)
+    text = out.decode(errors="replace")
+
+    assert worker.returncode == 1, text[-3000:]
+    assert "Redis at TASKS_REDIS_URL is not reachable" in text
+    assert "Traceback" not in text
+    job = ScheduledJob.objects.get(name="outbox-sweep")
+    assert job.last_enqueued_at is None  # not enqueued, so not marked done
+    assert job.next_run_at <= timezone.now()  # the next look tries again
+    assert BlobRemoval.objects.count() == 1

@@ -67,7 +67,6 @@ def _run_rq(
     nothing is left)."""
     import django_rq
     from django_tasks_rq import Job
-    from redis.exceptions import ConnectionError as RedisConnectionError
     from rq import Worker
 
     names = sorted(task_backends[DEFAULT_TASK_BACKEND_ALIAS].queues)
@@ -82,10 +81,7 @@ def _run_rq(
     # RQ forks a child per job: no database connection is handed down to it.
     for connection in connections.all():
         connection.close()
-    try:
-        worker.work(burst=batch, max_jobs=max_tasks, logging_level=level, with_scheduler=True)
-    except RedisConnectionError as exc:
-        raise CommandError(f"Redis at TASKS_REDIS_URL is not reachable: {exc}") from exc
+    worker.work(burst=batch, max_jobs=max_tasks, logging_level=level, with_scheduler=True)
 
 
 class Command(DbWorkerCommand):
@@ -127,7 +123,18 @@ class Command(DbWorkerCommand):
             help="Do not enqueue periodic jobs from this worker.",
         )
 
-    def handle(self, *args: Any, scheduler: bool = True, **options: Any) -> None:  # type: ignore[override]
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not _is_rq():
+            self._work(*args, **options)
+            return
+        from redis.exceptions import ConnectionError as RedisConnectionError
+
+        try:
+            self._work(*args, **options)
+        except RedisConnectionError as exc:
+            raise CommandError(f"Redis at TASKS_REDIS_URL is not reachable: {exc}") from exc
+
+    def _work(self, *args: Any, scheduler: bool = True, **options: Any) -> None:
         if scheduler and options.get("batch"):
             enqueue_due()
         elif scheduler:
