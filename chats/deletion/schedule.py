@@ -6,7 +6,8 @@ seconds (0 switches it off), and a cheap question whether there is anything to d
 :func:`enqueue_due` is called about once a second by every running worker; for each
 job whose moment has come it moves ``ScheduledJob.next_run_at`` forward with one
 conditional ``UPDATE`` and enqueues the task only when that update took effect, so
-however many workers run, each period's job is enqueued once.
+however many workers run, each period's job is enqueued once. The update and the
+enqueueing share a transaction: if the enqueueing fails, the period stays due.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.tasks import Task
 from django.utils import timezone
 
@@ -64,10 +66,13 @@ def enqueue_due(now: datetime | None = None) -> list[str]:
         if seconds <= 0:
             continue  # switched off
         ScheduledJob.objects.get_or_create(name=name, defaults={"next_run_at": now})
-        won = ScheduledJob.objects.filter(name=name, next_run_at__lte=now).update(
-            next_run_at=now + timedelta(seconds=seconds), last_enqueued_at=now
-        )
-        if won and job.needed():
-            job.task.enqueue()
-            enqueued.append(name)
+        # One transaction: a period whose job could not be enqueued (the queue is on
+        # Redis and Redis is away) is not marked done, so the next look tries again.
+        with transaction.atomic():
+            won = ScheduledJob.objects.filter(name=name, next_run_at__lte=now).update(
+                next_run_at=now + timedelta(seconds=seconds), last_enqueued_at=now
+            )
+            if won and job.needed():
+                job.task.enqueue()
+                enqueued.append(name)
     return enqueued

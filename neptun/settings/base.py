@@ -10,6 +10,11 @@ Environment values (all optional except ``SECRET_KEY`` when ``DEBUG`` is off):
 - ``TRUSTED_ORIGINS`` (comma separated origins allowed to send cookie-authenticated
   unsafe requests, e.g. ``https://chat.example.com``)
 - ``REDIS_URL`` (when set, the Channels layer and cache use Redis)
+- ``TASKS_BACKEND`` (the queue of background jobs: ``database`` — the default, in the
+  database through django-tasks-db — or ``rq``, RQ on Redis through django-tasks-rq,
+  for workers on many machines; ``manage.py worker`` runs either), ``TASKS_REDIS_URL``
+  (RQ's Redis; default ``REDIS_URL``), ``RQ_JOB_TIMEOUT`` (seconds RQ lets one job
+  run; default 3600)
 - ``MEDIA_ROOT`` (where uploaded blobs are stored; default ``<repo>/media``)
 - ``SECURE_SSL_REDIRECT``, ``SECURE_COOKIES``, ``SECURE_HSTS_SECONDS``: HTTPS-only
   switches, off by default so the app runs on plain loopback or behind a
@@ -204,15 +209,48 @@ DELETION_BATCH_MESSAGES = env.int("DELETION_BATCH_MESSAGES", default=50_000)
 DELETION_LOCK_TIMEOUT = env.str("DELETION_LOCK_TIMEOUT", default="5s")
 DELETION_STATEMENT_TIMEOUT = env.str("DELETION_STATEMENT_TIMEOUT", default="60s")
 
-# Background work on Django's Tasks framework. The default backend keeps the queue in
-# the database (django-tasks-db; `manage.py worker` runs it): no extra service, on
-# SQLite and PostgreSQL alike.
+# Background work on Django's Tasks framework; `manage.py worker` runs the jobs of
+# either backend. TASKS_BACKEND=database (the default) keeps the queue in the database
+# (django-tasks-db): no extra service, on SQLite and PostgreSQL alike. TASKS_BACKEND=rq
+# puts it on RQ in Redis (django-tasks-rq), for workers on many machines; the queue
+# lives at TASKS_REDIS_URL (default REDIS_URL, one of which is then required). A
+# dotted path names any other backend class.
+# django-tasks-rq is written against the django-tasks backport (installed with it):
+# Django 6.1's `task_backends` takes its backend class as it is (it only imports and
+# instantiates it), `@task` then builds the backport's Task (the backend's
+# `task_class`) and `enqueue()` returns the backport's TaskResult; both have the same
+# API, and our code uses nothing else.
+_TASKS_BACKENDS = {
+    "database": "django_tasks_db.DatabaseBackend",
+    "rq": "django_tasks_rq.RQBackend",
+}
+TASKS_BACKEND = env.str("TASKS_BACKEND", default="database")
+if TASKS_BACKEND not in _TASKS_BACKENDS and "." not in TASKS_BACKEND:
+    raise ImproperlyConfigured(
+        f"TASKS_BACKEND must be one of {', '.join(_TASKS_BACKENDS)} or a dotted path, "
+        f"not {TASKS_BACKEND!r}."
+    )
 TASKS = {
     "default": {
-        "BACKEND": env.str("TASKS_BACKEND", default="django_tasks_db.DatabaseBackend"),
+        "BACKEND": _TASKS_BACKENDS.get(TASKS_BACKEND, TASKS_BACKEND),
         "QUEUES": ["default"],
     }
 }
+TASKS_REDIS_URL = env.str("TASKS_REDIS_URL", default=REDIS_URL)
+if TASKS["default"]["BACKEND"] == _TASKS_BACKENDS["rq"]:
+    if not TASKS_REDIS_URL:
+        raise ImproperlyConfigured("TASKS_BACKEND=rq needs REDIS_URL (or TASKS_REDIS_URL).")
+    INSTALLED_APPS.append("django_rq")
+    # One RQ queue per task queue. A job running longer than the timeout is stopped
+    # by RQ (the sweeps are idempotent: the next run goes on where it stopped).
+    RQ_QUEUES = {
+        name: {"URL": TASKS_REDIS_URL, "DEFAULT_TIMEOUT": env.int("RQ_JOB_TIMEOUT", 3600)}
+        for name in TASKS["default"]["QUEUES"]
+    }
+    # Jobs of django.tasks tasks need django-tasks-rq's job class (any worker of ours
+    # or `manage.py rqworker` takes it from here).
+    RQ = {"JOB_CLASS": "django_tasks_rq.Job"}
+    RQ_SHOW_ADMIN_LINK = False
 
 # The outbox of storage side effects (chats/deletion/effects.py). A removal that
 # fails is retried by the worker after OUTBOX_RETRY_BASE seconds, doubling up to
