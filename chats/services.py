@@ -62,6 +62,7 @@ from django.db.models.expressions import RawSQL
 from chats.deletion import effects
 from chats.models import Chat, ChatConnection, ConversationType, Message
 from collections_app.models import Collection, File
+from neptun.channel_events import send_to_groups
 from neptun.exceptions import Conflict, NotFound
 from neptun.models import AccessToken, ApiKey, DeletionRecord, Tenant, User
 from projects.models import Project, ProjectChat
@@ -682,25 +683,7 @@ def _remove_blobs(names: Iterable[str], result: DeletionResult, *, checked: bool
 
 def _notify_chats_deleted(chat_ids: Sequence[int]) -> None:
     """Tell live sockets of deleted chats to close (best effort, after commit)."""
-    if not chat_ids:
-        return
-    try:
-        from asgiref.sync import async_to_sync
-        from channels.layers import get_channel_layer
-
-        layer = get_channel_layer()
-        if layer is None:
-            return
-
-        async def send_all() -> None:
-            # One event loop for all chats: async_to_sync per chat costs ~5 ms each
-            # (a loop and a thread), a minute for 10,000 chats.
-            for chat_id in chat_ids:
-                await layer.group_send(chat_group(chat_id), {"type": "chat.deleted"})
-
-        async_to_sync(send_all)()
-    except Exception:
-        logger.exception("could not notify sockets of deleted chats")
+    send_to_groups((chat_group(chat_id) for chat_id in chat_ids), {"type": "chat.deleted"})
 
 
 def chat_group(chat_id: int) -> str:

@@ -12,16 +12,14 @@ made directly in the database) still lets no message through.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from neptun.channel_events import send_to_groups
 from neptun.models import ApiKey
-
-logger = logging.getLogger("neptun.keys")
 
 
 def key_group(key_id: int) -> str:
@@ -44,20 +42,4 @@ def api_keys_revoke(*, keys: QuerySet[ApiKey]) -> int:
 
 def _notify_revoked(key_ids: Sequence[int]) -> None:
     """Tell the keys' open sockets to close (best effort, after commit)."""
-    if not key_ids:
-        return
-    try:
-        from asgiref.sync import async_to_sync
-        from channels.layers import get_channel_layer
-
-        layer = get_channel_layer()
-        if layer is None:
-            return
-
-        async def send_all() -> None:
-            for key_id in key_ids:
-                await layer.group_send(key_group(key_id), {"type": "key.revoked"})
-
-        async_to_sync(send_all)()
-    except Exception:
-        logger.exception("could not tell the sockets of revoked keys")
+    send_to_groups((key_group(key_id) for key_id in key_ids), {"type": "key.revoked"})
