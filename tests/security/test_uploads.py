@@ -436,3 +436,33 @@ def test_a_failed_insert_from_the_admin_form_removes_the_blob(
     response = admin_add(admin_client, user, b"hello")
     assert response.status_code == 500
     assert media_files() == media
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("gone", ["chat", "collection"])
+def test_an_upload_into_a_chat_or_collection_deleted_meanwhile_is_refused_not_a_500(gone):
+    """The serializer found the chat (or collection); a deletion committed before the
+    upload's insert. The upload is refused like an unknown one and keeps no blob —
+    not an IntegrityError at commit."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from neptun.api.conversations import services as conversations
+    from neptun.exceptions import InvalidInput
+    from tests.factories import ChatFactory, CollectionFactory, UserFactory
+
+    owner = UserFactory()
+    chat = ChatFactory(owner=owner)
+    collection = CollectionFactory(owner=owner)
+    doomed = chat if gone == "chat" else collection
+    type(doomed).objects.filter(pk=doomed.pk).delete()  # the row goes, the object keeps its pk
+    before = media_files()
+    with pytest.raises(InvalidInput) as refused:
+        conversations.file_create(
+            owner=owner,
+            upload=SimpleUploadedFile("notes.txt", b"hello", content_type="text/plain"),
+            chat=chat if gone == "chat" else None,
+            collection=collection if gone == "collection" else None,
+        )
+    assert refused.value.extra["field"] == f"{gone}_id"
+    assert not File.objects.exists()
+    assert media_files() == before
