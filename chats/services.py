@@ -16,13 +16,14 @@ How a deletion runs:
    chats, whose messages, links and socket records go by the database's
    ``ON DELETE CASCADE`` (``File.chat`` becomes NULL for a file that stays in a
    collection), then the collections.
-4. *Record*: one ``DeletionRecord`` with the actor, interface and counts, in the
-   same transaction.
-5. *After commit*: remove the blobs of the deleted file rows (a blob is never
-   removed before its row's deletion commits; one still referenced by another row
-   is kept) and tell live WebSockets of the deleted chats to close. A blob that
-   storage refuses to remove is reported in ``DeletionResult.errors`` and on the
-   record, and left for ``cleanup_orphans``.
+4. *Record*: one ``DeletionRecord`` with the actor, interface and counts, and one
+   outbox row per blob to remove (:mod:`chats.deletion.effects`), in the same
+   transaction.
+5. *After commit*: carry out the outbox — remove the blobs of the deleted file rows
+   (a blob is never removed before its row's deletion commits; one still referenced
+   by another row is kept) — and tell live WebSockets of the deleted chats to close.
+   A blob that storage refuses to remove is reported in ``DeletionResult.errors``
+   and on the record, and retried by the worker until done or given up.
 
 Large purges (more than ``DELETION_BATCH_THRESHOLD`` messages by the count of
 step 2, outside any caller's transaction) run in batches of chats, each its own
