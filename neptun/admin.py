@@ -52,6 +52,7 @@ from django.contrib.admin.options import ActionLocation
 from django.contrib.auth import get_permission_codename
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.core import signing
 from django.core.exceptions import BadRequest, PermissionDenied
 from django.db import models, transaction
 from django.db.models import Count, Q, QuerySet
@@ -338,6 +339,21 @@ def _signature(options: dict[str, Any]) -> str:
     return json.dumps(options, sort_keys=True, default=str)
 
 
+ROWS_SALT = "neptun.admin.previewed-rows"
+
+
+def _previewed_rows(request: HttpRequest, options: dict[str, Any]) -> int | None:
+    """The rows the confirmation page counted for these options (signed by us, so a
+    confirm needs no second preview to decide whether it runs as a job); ``None``
+    when the POST did not come from that page or the options differ."""
+    try:
+        rows = signing.loads(request.POST.get("_neptun_rows", ""), salt=ROWS_SALT)
+    except signing.BadSignature:
+        return None
+    value = rows.get(_signature(options)) if isinstance(rows, dict) else None
+    return value if isinstance(value, int) else None
+
+
 def run_deletion_action(
     modeladmin: ServiceDeletionAdmin,
     request: HttpRequest,
@@ -378,7 +394,10 @@ def run_deletion_action(
         else:
             endpoint = f"admin:{modeladmin.opts.label_lower}:{action}"
             ctx = deletion_context(request, endpoint)
-            if admin_jobs.is_big(spec.preview(queryset, options)):
+            rows = _previewed_rows(request, options) if admin_jobs.enabled() else 0
+            if rows is None:  # not from our page: count now
+                rows = admin_jobs.size_of(spec.preview(queryset, options))
+            if admin_jobs.is_big(rows):
                 record = admin_jobs.enqueue(
                     ctx, model=modeladmin.opts.label_lower, action=action,
                     queryset=queryset, options=options,
@@ -417,6 +436,10 @@ def run_deletion_action(
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         "form": form,
         "previewed": _signature(options),
+        "previewed_rows": signing.dumps(
+            {_signature(column.options): admin_jobs.size_of(column) for column in columns},
+            salt=ROWS_SALT,
+        ),
         "media": modeladmin.media,
         **summary_tables(columns),
     }

@@ -38,13 +38,22 @@ logger = logging.getLogger("neptun.jobs")
 _NOT_SIZE = {"blobs", "by_type", "batches"}
 
 
-def is_big(preview: DeletionResult) -> bool:
-    """Whether a previewed deletion runs as a background job."""
+def size_of(preview: DeletionResult | Any) -> int:
+    """Rows a previewed deletion removes, all kinds together (blobs aside); takes a
+    preview or anything with its ``counts`` (a confirmation page's column)."""
+    return sum(
+        n for kind, n in preview.counts.items() if kind not in _NOT_SIZE and isinstance(n, int)
+    )
+
+
+def enabled() -> bool:
+    return bool(settings.DELETION_JOB_THRESHOLD > 0)
+
+
+def is_big(rows: int) -> bool:
+    """Whether a deletion of that many rows runs as a background job."""
     threshold = settings.DELETION_JOB_THRESHOLD
-    if threshold <= 0:
-        return False
-    size = sum(n for kind, n in preview.counts.items() if kind not in _NOT_SIZE)
-    return size > threshold
+    return threshold > 0 and rows > threshold
 
 
 def enqueue(

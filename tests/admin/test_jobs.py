@@ -189,3 +189,22 @@ def test_a_job_that_fails_says_so_on_its_record(big, superuser_client, monkeypat
     assert record.state == DeletionRecord.State.FAILED
     assert record.errors[-1] == {"kind": "job", "error": "RuntimeError: database went away"}
     assert Chat.objects.filter(owner=owner).count() == 6
+
+
+def test_the_confirmation_pages_own_count_decides_and_a_forged_one_is_ignored(
+    big, superuser_client
+):
+    from tests.admin.test_actions import action_post
+
+    owner = UserFactory()
+    chats, _ = _chats(owner)
+    ids = [c.pk for c in chats]
+    page = action_post(superuser_client, CHATS_URL, "delete_selected", ids)
+    signed = page.context["previewed_rows"]
+    # A forged count (unsigned) cannot make a big deletion run in the request.
+    confirm_post(superuser_client, CHATS_URL, "delete_selected", ids, _neptun_rows='{"{}": 1}')
+    assert DeletionRecord.objects.get().state == DeletionRecord.State.QUEUED
+    DeletionRecord.objects.all().delete()
+    confirm_post(superuser_client, CHATS_URL, "delete_selected", ids, _neptun_rows=signed)
+    assert DeletionRecord.objects.get().state == DeletionRecord.State.QUEUED
+    assert Chat.objects.filter(pk__in=ids).count() == 6
