@@ -165,24 +165,24 @@ def run(record_id: int) -> dict[str, Any]:
     return {"record_id": record_id, "counts": dict(counts)}
 
 
+def _stale_jobs() -> QuerySet[DeletionRecord]:
+    """Jobs not finished whose heartbeat stopped (queued and never taken, or running)."""
+    return DeletionRecord.objects.filter(
+        state__in=[DeletionRecord.State.QUEUED, DeletionRecord.State.RUNNING],
+        heartbeat_at__lt=_stale_before(),
+        job__isnull=False,
+    )
+
+
 def resume_stale() -> list[int]:
     """Enqueue again the jobs whose run stopped (heartbeat older than the limit)."""
     from chats import tasks
 
-    stale = DeletionRecord.objects.filter(
-        state__in=[DeletionRecord.State.QUEUED, DeletionRecord.State.RUNNING],
-        heartbeat_at__lt=_stale_before(),
-        job__isnull=False,
-    ).values_list("pk", flat=True)
-    ids = list(stale)
+    ids = list(_stale_jobs().values_list("pk", flat=True))
     for record_id in ids:
         tasks.run_deletion_job.enqueue(record_id)
     return ids
 
 
 def any_stale() -> bool:
-    return DeletionRecord.objects.filter(
-        state__in=[DeletionRecord.State.QUEUED, DeletionRecord.State.RUNNING],
-        heartbeat_at__lt=_stale_before(),
-        job__isnull=False,
-    ).exists()
+    return _stale_jobs().exists()
