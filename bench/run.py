@@ -412,10 +412,12 @@ def _chat_uuid(chat_id: int) -> str:
 
 def _faster_form(rows: dict[tuple[str, str], dict[str, Any]], step: str) -> dict[str, Any]:
     """The ``direct`` row of a step: its faster form's, with every form's figures kept."""
+    from bench.direct import forms
+
     found = {
         method.removeprefix("direct:"): row
         for (method, at), row in rows.items()
-        if at == step and method.startswith("direct:")
+        if at == step and method.removeprefix("direct:") in forms(step)
     }
     form = min(found, key=lambda name: found[name]["wall_s"])
     row = {**found[form], "method": "direct", "form": form}

@@ -95,3 +95,28 @@ def test_direct_forms_delete_what_the_service_deletes(
     for form in direct.forms(path):
         assert deleted[form] == deleted["neptun"], form
     assert sum(deleted["neptun"].values()) > 0
+
+
+def test_direct_reports_the_faster_form_and_keeps_both():
+    from bench.run import _faster_form
+
+    def row(wall: float) -> dict:
+        return {"method": "x", "wall_s": wall, "wall_runs": [wall], "queries": 2}
+
+    rows = {
+        ("neptun", "p4"): row(0.001),
+        ("direct:cascade", "p4-confirm"): row(0.5),
+        ("direct:explicit", "p4-confirm"): row(0.1),
+        ("direct:cascade", "p4"): row(0.3),
+        ("direct:explicit", "p4"): row(0.2),
+    }
+    p4 = _faster_form(rows, "p4")
+    assert (p4["method"], p4["form"], p4["wall_s"]) == ("direct", "explicit", 0.2)
+    assert set(p4["forms"]) == {"cascade", "explicit"}
+    # The confirmation has one form: the explicit run's copy of it is not a choice.
+    confirm = _faster_form(rows, "p4-confirm")
+    assert (confirm["form"], confirm["wall_s"], list(confirm["forms"])) == (
+        "cascade",
+        0.5,
+        ["cascade"],
+    )
