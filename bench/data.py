@@ -10,7 +10,8 @@ mirror (``schema="stock"``, installed by ``bench.settings`` only), so the three 
 of deleting run on identical data.
 
 Sizes are those of issue 7 at ``large`` (factor 1); ``small`` is a tenth of each,
-``quick`` a hundredth (a smoke run).
+``quick`` a hundredth (a smoke run); ``xl`` (issue 16, for p3) five times the
+targets on the large background.
 """
 
 from __future__ import annotations
@@ -72,12 +73,21 @@ ROLES = ("user", "assistant")
 class Scale:
     name: str
     factor: float
+    #: The background's factor, when it differs from the targets' (``xl``).
+    background: float | None = None
 
     def n(self, large: int, minimum: int = 1) -> int:
         return max(minimum, round(large * self.factor))
 
+    def n_background(self, large: int, minimum: int = 1) -> int:
+        factor = self.factor if self.background is None else self.background
+        return max(minimum, round(large * factor))
+
 
 SCALES = {
+    # p3 at 10,000 conversations and 1,000,000 messages (over the default 500,000
+    # messages of DELETION_BATCH_THRESHOLD, so it runs batched), on the large background.
+    "xl": Scale("xl", 5.0, background=1.0),
     "large": Scale("large", 1.0),
     "small": Scale("small", 0.1),
     "quick": Scale("quick", 0.01),
@@ -274,7 +284,7 @@ def make_background(
     owner0 = gen.user("global-admin")
     (global_collection,) = gen.collections(None, 1, is_global=True)
     gen.files(owner0, 10, collections=[global_collection])
-    for _ in range(scale.n(40, minimum=2)):
+    for _ in range(scale.n_background(40, minimum=2)):
         owner = gen.user("background")
         cols = gen.collections(owner, 2)
         chat_ids = gen.chats(

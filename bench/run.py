@@ -32,7 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/neptun_bench"
 RESULTS = Path(__file__).resolve().parent / "results"
-METHODS = ("neptun", "raw", "stock")
+METHODS = ("neptun", "raw", "stock", "direct")
 PATHS = ("p1", "p2", "p3", "p4", "p5")
 STEPS = {"p1": ("p1",), "p2": ("p2",), "p3": ("p3",), "p4": ("p4-confirm", "p4"), "p5": ("p5",)}
 HTTP_PATHS = {
@@ -238,6 +238,13 @@ def run_step(
     before = row_counts(schema)
     via = "bench endpoint"
     measured = None
+    if method.startswith("direct:"):
+        from bench import direct
+
+        form = method.split(":", 1)[1]
+        params = {k: v for k, v in target.items() if k != "email"}
+        measured = direct.run(form, step, params)
+        via = f"direct SQL, {form} form (harness connection, no HTTP)"
     if method == "neptun" and step in HTTP_PATHS:
         measured = bench.http(step, target)
         via = f"HTTP {HTTP_PATHS[step]}"
@@ -287,6 +294,7 @@ def run_scale(
     quiet: bool = False,
 ) -> list[dict[str, Any]]:
     from bench.data import TARGETS, Generator, make_background, vacuum_analyze
+    from bench.direct import forms
 
     _log(f"scale {scale.name}: truncating and loading the background")
     truncate_all()
@@ -302,9 +310,19 @@ def run_scale(
     phases = ["time"] * repeat + (["memory"] if memory else [])
     for path in paths:
         rows: dict[tuple[str, str], dict[str, Any]] = {}
+        # ``direct`` runs each of its forms on its own target; the faster is reported.
+        variants = [
+            variant
+            for method in methods
+            for variant in (
+                [f"direct:{form}" for form in forms(path)] if method == "direct" else [method]
+            )
+        ]
         for phase in phases:
             bench.trace = phase == "memory"
-            for method in methods:
+            for method in variants:
+                if phase == "memory" and method.startswith("direct:"):
+                    continue  # no server process: nothing to trace
                 schema = "stock" if method == "stock" else "neptun"
                 gen = Generator(schema, tenant=tenant)
                 started = time.perf_counter()
@@ -325,10 +343,11 @@ def run_scale(
                         rows[key]["traced_wall_s"] = row["wall_s"]
                         rows[key]["traced_rows_deleted"] = row["rows_deleted"]
         bench.trace = False
+        for row in rows.values():
+            row["wall_s"] = statistics.median(row["wall_runs"])
         for method in methods:
             for step in STEPS[path]:
-                row = rows[(method, step)]
-                row["wall_s"] = statistics.median(row["wall_runs"])
+                row = rows[(method, step)] if method != "direct" else _faster_form(rows, step)
                 if row["rows_deleted"]:
                     row["rows_per_s"] = row["rows_deleted"] / row["wall_s"]
                 results.append(row)
@@ -342,6 +361,73 @@ def run_scale(
     return results
 
 
+def fixed_cost(bench: Bench, scale, tenant, *, runs: int) -> dict[str, Any]:
+    """What a tiny delete costs beyond a read: a chat of 10 messages, read with an
+    authenticated v1 ``GET`` and then deleted with v1 ``DELETE``, each over HTTP with
+    the same key, ``runs`` times on fresh chats (on the scale's background); medians.
+    """
+    from bench.data import Generator
+
+    gen = Generator("neptun", tenant=tenant)
+    owner = gen.user("tiny")
+    figures: dict[str, dict[str, list[float]]] = {
+        verb: {"wall_s": [], "server_s": [], "queries": []} for verb in ("GET", "DELETE")
+    }
+    headers = {"X-API-Key": bench.api_key}
+    for _ in range(runs):
+        (chat_id,) = gen.chats(owner, 1)
+        gen.messages([chat_id], 10)
+        uuid = _chat_uuid(chat_id)
+        for verb, expected in (("GET", 200), ("DELETE", 200)):
+            response, wall, stats = bench._measure(verb, f"/api/v1/chats/{uuid}", headers=headers)
+            if response.status_code != expected:
+                raise RuntimeError(f"tiny {verb}: {response.status_code} {response.text[:300]}")
+            figures[verb]["wall_s"].append(wall)
+            figures[verb]["server_s"].append(stats.get("server_seconds") or 0.0)
+            figures[verb]["queries"].append(stats.get("queries") or 0)
+    medians = {
+        verb: {name: statistics.median(values) for name, values in by_name.items()}
+        for verb, by_name in figures.items()
+    }
+    result = {
+        "scale": scale.name,
+        "runs": runs,
+        "get": {**medians["GET"], "wall_runs": figures["GET"]["wall_s"]},
+        "delete": {**medians["DELETE"], "wall_runs": figures["DELETE"]["wall_s"]},
+        "delete_over_get": medians["DELETE"]["wall_s"] / medians["GET"]["wall_s"],
+    }
+    _log(
+        f"  {scale.name} tiny delete {medians['DELETE']['wall_s'] * 1000:.1f} ms "
+        f"({medians['DELETE']['queries']:.0f} q) vs GET {medians['GET']['wall_s'] * 1000:.1f} ms "
+        f"({medians['GET']['queries']:.0f} q): {result['delete_over_get']:.2f}x, median of {runs}"
+    )
+    return result
+
+
+def _chat_uuid(chat_id: int) -> str:
+    from chats.models import Chat
+
+    return str(Chat.objects.values_list("uuid", flat=True).get(pk=chat_id))
+
+
+def _faster_form(rows: dict[tuple[str, str], dict[str, Any]], step: str) -> dict[str, Any]:
+    """The ``direct`` row of a step: its faster form's, with every form's figures kept."""
+    from bench.direct import forms
+
+    found = {
+        method.removeprefix("direct:"): row
+        for (method, at), row in rows.items()
+        if at == step and method.removeprefix("direct:") in forms(step)
+    }
+    form = min(found, key=lambda name: found[name]["wall_s"])
+    row = {**found[form], "method": "direct", "form": form}
+    row["forms"] = {
+        name: {"wall_s": r["wall_s"], "wall_runs": r["wall_runs"], "queries": r["queries"]}
+        for name, r in found.items()
+    }
+    return row
+
+
 def warm_up(client, paths: list[str], methods: tuple[str, ...]) -> None:
     """One unrecorded pass at the tiny scale: imports, first connections, caches."""
     from bench.data import SCALES
@@ -350,7 +436,9 @@ def warm_up(client, paths: list[str], methods: tuple[str, ...]) -> None:
     tenant = Tenant.objects.get_or_create(name="bench")[0]
     _, secret = ApiKey.generate(tenant=tenant, name="warm-up")
     _log("warm-up pass (not recorded)")
-    run_scale(Bench(client, secret), SCALES["quick"], paths, tenant, methods=methods, quiet=True)
+    bench = Bench(client, secret)
+    run_scale(bench, SCALES["quick"], paths, tenant, methods=methods, quiet=True)
+    fixed_cost(bench, SCALES["quick"], tenant, runs=3)
 
 
 # ---------------------------------------------------------------------- reporting
@@ -364,7 +452,7 @@ def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
     by_key = {(r["scale"], r["path"], r["method"]): r for r in results}
     ratios = []
     for scale, path in dict.fromkeys((r["scale"], r["path"]) for r in results):
-        n, raw, stock = (by_key.get((scale, path, m)) for m in METHODS)
+        n, raw, stock, direct = (by_key.get((scale, path, m)) for m in METHODS)
         if not n:
             continue
         ratios.append(
@@ -372,6 +460,8 @@ def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
                 "scale": scale,
                 "path": path,
                 "neptun_over_raw_time": n["wall_s"] / raw["wall_s"] if raw else None,
+                "neptun_over_direct_time": n["wall_s"] / direct["wall_s"] if direct else None,
+                "direct_form": direct["form"] if direct else None,
                 "stock_over_neptun_time": stock["wall_s"] / n["wall_s"] if stock else None,
                 "stock_over_neptun_memory": (
                     stock["py_peak_bytes"] / n["py_peak_bytes"]
@@ -383,8 +473,12 @@ def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
                 ),
                 "same_rows_deleted": (
                     None
-                    if not (raw and stock)
-                    else n["rows_deleted"] == raw["rows_deleted"] == stock["rows_deleted"]
+                    if not (raw or stock or direct)
+                    else all(
+                        other["rows_deleted"] == n["rows_deleted"]
+                        for other in (raw, stock, direct)
+                        if other
+                    )
                 ),
             }
         )
@@ -419,8 +513,8 @@ def print_table(results: list[dict[str, Any]], summary: dict[str, Any]) -> None:
         )
     print()
     head = (
-        f"{'scale':<6} {'path':<10} {'neptun/raw':>10} {'stock/neptun':>12} "
-        f"{'stock/neptun mem':>16} {'same rows':>9}"
+        f"{'scale':<6} {'path':<10} {'neptun/raw':>10} {'neptun/direct':>13} {'direct form':>11} "
+        f"{'stock/neptun':>12} {'stock/neptun mem':>16} {'same rows':>9}"
     )
     print(head)
     print("-" * len(head))
@@ -431,6 +525,7 @@ def print_table(results: list[dict[str, Any]], summary: dict[str, Any]) -> None:
     for q in summary["ratios"]:
         print(
             f"{q['scale']:<6} {q['path']:<10} {fmt(q['neptun_over_raw_time']):>10} "
+            f"{fmt(q['neptun_over_direct_time']):>13} {q['direct_form'] or '-':>11} "
             f"{fmt(q['stock_over_neptun_time']):>12} {fmt(q['stock_over_neptun_memory']):>16} "
             f"{q['same_rows_deleted']!s:>9}"
         )
@@ -449,11 +544,22 @@ def print_table(results: list[dict[str, Any]], summary: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
-    parser.add_argument("--scale", choices=("small", "large", "both"), default="both")
+    parser.add_argument(
+        "--scale",
+        choices=("small", "large", "both", "xl"),
+        default="both",
+        help="xl: p3 at 10,000 conversations and 1,000,000 messages on the large background",
+    )
     parser.add_argument("--quick", action="store_true", help="a tiny smoke run (1/100 scale)")
     parser.add_argument("--paths", default=",".join(PATHS), help="comma-separated, e.g. p1,p3")
     parser.add_argument(
-        "--methods", default=",".join(METHODS), help="comma-separated: neptun,raw,stock"
+        "--methods", default=",".join(METHODS), help="comma-separated: neptun,raw,stock,direct"
+    )
+    parser.add_argument(
+        "--tiny-runs",
+        type=int,
+        default=30,
+        help="tiny delete vs authenticated GET of the same chat, this many times a scale (0: off)",
     )
     parser.add_argument("--db", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
     parser.add_argument(
@@ -486,6 +592,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(paths) - set(PATHS)
     if unknown:
         parser.error(f"unknown paths: {', '.join(sorted(unknown))}")
+    if args.scale == "xl" and paths != ["p3"]:
+        parser.error("--scale xl is for p3 only (--paths p3)")
     if not args.db.startswith(("postgres://", "postgresql://")):
         parser.error("the benchmark runs on PostgreSQL (--db postgres://…)")
     scale_names = (
@@ -518,6 +626,7 @@ def main(argv: list[str] | None = None) -> int:
 
     call_command("migrate", verbosity=0)
     results: list[dict[str, Any]] = []
+    tiny: list[dict[str, Any]] = []
     started = datetime.now(UTC)
     with (
         LiveServer(env) as server,
@@ -529,8 +638,9 @@ def main(argv: list[str] | None = None) -> int:
             tenant = Tenant.objects.get_or_create(name="bench")[0]
             ApiKey.objects.filter(tenant=tenant).delete()
             _, secret = ApiKey.generate(tenant=tenant)
+            bench = Bench(client, secret)
             results += run_scale(
-                Bench(client, secret),
+                bench,
                 SCALES[name],
                 paths,
                 tenant,
@@ -538,8 +648,16 @@ def main(argv: list[str] | None = None) -> int:
                 memory=not args.no_memory,
                 repeat=max(1, args.repeat),
             )
+            if args.tiny_runs > 0:
+                tiny.append(fixed_cost(bench, SCALES[name], tenant, runs=args.tiny_runs))
     summary = summarize(results)
     print_table(results, summary)
+    for t in tiny:
+        print(
+            f"{t['scale']:<6} tiny delete {t['delete']['wall_s'] * 1000:.1f} ms vs authenticated "
+            f"GET {t['get']['wall_s'] * 1000:.1f} ms: {t['delete_over_get']:.2f}x "
+            f"(median of {t['runs']})"
+        )
     out = args.out or RESULTS / f"bench-{started:%Y%m%dT%H%M%SZ}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(
@@ -556,6 +674,7 @@ def main(argv: list[str] | None = None) -> int:
                 "methods": methods,
                 "results": results,
                 "summary": summary,
+                "fixed_cost": tiny,
             },
             indent=2,
         )

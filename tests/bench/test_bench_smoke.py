@@ -58,3 +58,65 @@ def test_raw_sql_and_service_delete_the_same_rows(path, tenant, django_capture_o
     if path == "p3":
         assert deleted["raw"]["collection"] == 1
         assert deleted["raw"]["file"] == 5
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["p1", "p2", "p3", "p4", "p5"])
+def test_direct_forms_delete_what_the_service_deletes(
+    path, tenant, django_capture_on_commit_callbacks
+):
+    """Each minimal form of the ``direct`` method leaves the same rows as Neptun."""
+    from bench import direct
+
+    background = make_background(Generator("neptun", tenant=tenant), TINY, messages_per_chat=3)
+    deleted = {}
+    for way in ("neptun", *direct.forms(path)):
+        target = TARGETS[path](Generator("neptun", tenant=tenant), TINY, background)
+        params = {k: v for k, v in target.items() if k != "email"}
+        blobs = _blobs(target["owner_id"])
+        before = row_counts("neptun")
+        with django_capture_on_commit_callbacks(execute=True):
+            for step in ("p4-confirm", "p4") if path == "p4" else (path,):
+                if way == "neptun":
+                    ops.run("neptun", step, params)
+                else:
+                    _wall, stats = direct.run(way, step, params)
+                    assert stats["queries"] >= 1
+                if step == "p4-confirm":
+                    assert row_counts("neptun") == before  # the confirmation deletes nothing
+        after = row_counts("neptun")
+        deleted[way] = {kind: before[kind] - after[kind] for kind in before}
+        gone = [blob for blob in blobs if not blob.exists()]
+        assert len(gone) == deleted[way]["file"]
+        if path != "p5":
+            assert not model("neptun", "chat").objects.filter(owner_id=target["owner_id"]).exists()
+
+    assert direct.forms(path) == (("cascade",) if path == "p5" else ("cascade", "explicit"))
+    for form in direct.forms(path):
+        assert deleted[form] == deleted["neptun"], form
+    assert sum(deleted["neptun"].values()) > 0
+
+
+def test_direct_reports_the_faster_form_and_keeps_both():
+    from bench.run import _faster_form
+
+    def row(wall: float) -> dict:
+        return {"method": "x", "wall_s": wall, "wall_runs": [wall], "queries": 2}
+
+    rows = {
+        ("neptun", "p4"): row(0.001),
+        ("direct:cascade", "p4-confirm"): row(0.5),
+        ("direct:explicit", "p4-confirm"): row(0.1),
+        ("direct:cascade", "p4"): row(0.3),
+        ("direct:explicit", "p4"): row(0.2),
+    }
+    p4 = _faster_form(rows, "p4")
+    assert (p4["method"], p4["form"], p4["wall_s"]) == ("direct", "explicit", 0.2)
+    assert set(p4["forms"]) == {"cascade", "explicit"}
+    # The confirmation has one form: the explicit run's copy of it is not a choice.
+    confirm = _faster_form(rows, "p4-confirm")
+    assert (confirm["form"], confirm["wall_s"], list(confirm["forms"])) == (
+        "cascade",
+        0.5,
+        ["cascade"],
+    )
