@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,6 +43,7 @@ from django.utils import timezone
 
 from chats.models import BlobRemoval
 from collections_app.models import File
+from neptun.channel_events import send_to_groups
 from neptun.models import DeletionRecord
 
 logger = logging.getLogger("neptun.outbox")
@@ -293,6 +294,20 @@ def carry_out(*, record_id: int, queued: Queued | None = None) -> Outcome:
     return outcome
 
 
+def carry_out_on_commit(*, record_id: int, queued: Queued, then: Callable[[Outcome], None]) -> None:
+    """Once the deletion's transaction commits, carry out its rows (:func:`carry_out`)
+    and hand the outcome to ``then``, which books it on the response and the record.
+
+    The one way a deletion removes blobs after commit: a blob is never removed before
+    the deletion of its row has committed.
+    """
+
+    def committed() -> None:
+        then(carry_out(record_id=record_id, queued=queued) if queued else Outcome())
+
+    transaction.on_commit(committed)
+
+
 def sweep(*, limit: int | None = None) -> Outcome:
     """The worker's pass: every due row nobody holds, then write outcomes back.
 
@@ -348,3 +363,16 @@ def anything_due() -> bool:
 def pending(*, record_id: int) -> int:
     """Blobs of a deletion still waiting in the outbox (failed ones included)."""
     return BlobRemoval.objects.filter(record_id=record_id).count()
+
+
+# --------------------------------------------------------------------------- sockets
+
+
+def chat_group(chat_id: int) -> str:
+    """Channel-layer group of a chat's sockets."""
+    return f"chat-{chat_id}"
+
+
+def notify_chats_deleted(chat_ids: Sequence[int]) -> None:
+    """Tell live sockets of deleted chats to close (best effort, after commit)."""
+    send_to_groups((chat_group(chat_id) for chat_id in chat_ids), {"type": "chat.deleted"})

@@ -144,7 +144,7 @@ def test_tenants():
 def test_files():
     w = world()
     files = File.objects.filter(owner=w["user"])
-    same(cleanup.files_delete_preview(files=files), cleanup.files_delete(files=files, ctx=ctx()))
+    same(services.files_delete_preview(files=files), services.files_delete(files=files, ctx=ctx()))
     assert _blobs_exist()
 
 
