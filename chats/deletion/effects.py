@@ -1,5 +1,7 @@
 """The outbox: a deletion's side effects outside the database, made crash-safe.
 
+(Also the socket notices a deletion sends after commit: :func:`notify_chats_deleted`.)
+
 A deletion that removes file rows also has to remove their blobs from storage, and
 storage is not in the transaction. So the deletion writes one
 :class:`~chats.models.BlobRemoval` row per blob **in its own transaction**
