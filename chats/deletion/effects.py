@@ -43,10 +43,10 @@ from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from chats.deletion import audit
 from chats.models import BlobRemoval
 from collections_app.models import File
 from neptun.channel_events import send_to_groups
-from neptun.models import DeletionRecord
 
 logger = logging.getLogger("neptun.outbox")
 
@@ -334,22 +334,12 @@ def _write_back(outcome: Outcome) -> None:
     """Add the sweep's removals to their deletion records, and say where it gave up."""
     record_ids = set(outcome.blobs_by_record) | set(outcome.removed_names) | set(outcome.gave_up)
     for record_id in sorted(record_ids):
-        with transaction.atomic():
-            record = DeletionRecord.objects.select_for_update().filter(pk=record_id).first()
-            if record is None:
-                continue
-            counts = dict(record.counts)
-            counts["blobs"] = counts.get("blobs", 0) + outcome.blobs_by_record[record_id]
-            done = set(outcome.removed_names.get(record_id, ()))
-            gave_up = {entry["blob"]: entry for entry in outcome.gave_up.get(record_id, ())}
-            errors = [
-                gave_up.pop(error.get("blob"), error)
-                for error in record.errors
-                if error.get("blob") not in done
-            ]
-            errors.extend(gave_up.values())
-            record.counts, record.errors = counts, errors
-            record.save(update_fields=["counts", "errors"])
+        audit.add_blob_outcome(
+            record_id=record_id,
+            blobs=outcome.blobs_by_record[record_id],
+            removed=outcome.removed_names.get(record_id, ()),
+            gave_up=outcome.gave_up.get(record_id, ()),
+        )
 
 
 def anything_due() -> bool:
