@@ -187,7 +187,7 @@ def test_batches_run_with_lock_and_statement_timeouts(small_batches, settings, m
             lock = cursor.fetchone()[0]
             cursor.execute("SHOW statement_timeout")
             seen.append((lock, cursor.fetchone()[0]))
-        return execute(plan, **kwargs)
+        return execute(plan=plan, **kwargs)
 
     monkeypatch.setattr(engine, "execute", spy)
     services.chats_delete(chats=Chat.objects.filter(owner=user), ctx=ctx())
