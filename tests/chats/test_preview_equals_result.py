@@ -160,6 +160,29 @@ def test_a_batched_purge_answers_its_preview(settings):
     same(preview, result)
 
 
+@pytest.mark.parametrize("door", ["chats", "users", "tenants"])
+def test_every_batched_door_answers_its_preview(settings, door):
+    """The engine's batches of chats, then its last chunk (collections, the users'
+    other rows, the tenant's keys): the same counts as the dry run's single chunk."""
+    settings.DELETION_BATCH_THRESHOLD = 1
+    settings.DELETION_BATCH_CHATS = 2
+    w = world()
+    if door == "chats":
+        chats = Chat.objects.filter(owner=w["user"])
+        preview = services.chats_delete_preview(chats=chats)
+        result = services.chats_delete(chats=chats, ctx=ctx())
+    elif door == "users":
+        users = User.objects.filter(pk=w["user"].pk)
+        preview = services.users_delete_preview(users=users)
+        result = services.users_delete(users=users, ctx=ctx())
+    else:
+        tenants = Tenant.objects.filter(pk=w["tenant"].pk)
+        preview = services.tenants_delete_preview(tenants=tenants)
+        result = services.tenants_delete(tenants=tenants, ctx=ctx())
+    assert result.batches > 1
+    same(preview, result)
+
+
 def test_orphans():
     from datetime import timedelta
 
