@@ -15,6 +15,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from chats import services
+from chats.deletion import rules
 from chats.models import (
     BlobRemoval,
     Chat,
@@ -24,7 +25,6 @@ from chats.models import (
     ScheduledJob,
 )
 from chats.services import DeletionResult
-from collections_app.models import Collection, File
 from neptun.admin import (
     DeletionSpec,
     OwnerFilter,
@@ -32,32 +32,10 @@ from neptun.admin import (
     ServiceDeletionAdmin,
     can_purge_orphans,
 )
-from projects.models import Project, ProjectChat
 
 
-def chats_kept(chats: QuerySet[Chat]) -> list[tuple[str, int]]:
-    """What stays when these chats go (aggregate queries over the selection)."""
-    ids = chats.values("pk")
-    return [
-        (
-            "Files in collections (they only lose their link to the chat)",
-            File.objects.filter(chat_id__in=ids, collection__isnull=False).count(),
-        ),
-        (
-            "Collections these chats link to",
-            Collection.objects.filter(id__in=chats.values("collection_id")).count(),
-        ),
-        (
-            "Projects these chats are in (only the links go)",
-            Project.objects.filter(
-                id__in=ProjectChat.objects.filter(chat_id__in=ids).values("project_id")
-            ).count(),
-        ),
-    ]
-
-
-def _chats_kept(chats: QuerySet[Chat], options: Any, preview: DeletionResult):
-    return chats_kept(chats)
+def _chats_kept(chats: QuerySet[Chat], options: Any, preview: DeletionResult) -> rules.Kept:
+    return rules.chats_kept(chats)
 
 
 class ConversationTypeFilter(admin.SimpleListFilter):

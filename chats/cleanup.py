@@ -1,9 +1,11 @@
 """Orphan cleanup: find and remove what the deletion paths leave behind.
 
 ``manage.py cleanup_orphans`` and the admin's "Purge orphans" page call this module;
-it is built on the primitives of :mod:`chats.services` (planning and executing a
-chat deletion, the ``DeletionRecord`` writer, blob removal after commit), so an
-orphan is deleted exactly the way every other deletion is.
+it is built on the public functions of the deletion package — the engine plans and
+executes a chat or file deletion (:mod:`chats.deletion.engine`), the audit writes
+the ``DeletionRecord`` (:mod:`chats.deletion.audit`), the outbox removes blobs after
+commit (:mod:`chats.deletion.effects`) — so an orphan is deleted exactly the way
+every other deletion is.
 
 Kinds of orphan, in the order a sweep handles them:
 
@@ -35,10 +37,12 @@ How a sweep runs: each kind is walked in keyset order (``id > last``) in batches
 ``batch_size``; each batch is one short transaction that re-checks the orphan
 condition under a row lock, deletes, and adds its counts to the run's single
 ``DeletionRecord`` (interface ``command`` or ``admin``). Blobs are removed after the
-batch commits. Python memory holds one batch at a time, whatever the number of
-orphans. A sweep that is interrupted has committed whole batches only; running it
-again finds what is left (a blob whose row was deleted just before the interruption
-is an orphan blob by then and goes in the ``orphan-blobs`` step).
+batch commits, through the outbox (one that storage refuses is retried by the worker;
+an orphan blob too: it is written to the outbox on the sweep's record first). Python
+memory holds one batch at a time, whatever the number of orphans. A sweep that is
+interrupted has committed whole batches only; running it again finds what is left
+(a blob whose row was deleted just before the interruption is an orphan blob by
+then and goes in the ``orphan-blobs`` step).
 """
 
 from __future__ import annotations
@@ -57,22 +61,10 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
-from chats.deletion import effects
+from chats.deletion import audit, effects, engine, rules
+from chats.deletion.result import DeletionContext, DeletionResult
 from chats.models import Chat, ChatConnection
-from chats.services import (
-    DeletionContext,
-    DeletionResult,
-    _count,
-    _counts_json,
-    _execute,
-    _files_of,
-    _Plan,
-    _plan,
-    _record,
-    _remove_blobs,
-)
 from collections_app.models import Collection, File
-from neptun.models import DeletionRecord
 
 logger = logging.getLogger("neptun.cleanup")
 
@@ -242,28 +234,33 @@ class _Run:
     def dry_run(self) -> bool:
         return self.ctx is None
 
-    def _write(self, counts: Counter[str], kind_removed: Mapping[str, int]) -> None:
-        """Write the record as it stands plus this batch (inside the batch's transaction)."""
+    def _orphans(self, kind_removed: Mapping[str, int]) -> dict[str, Any]:
+        """The record's ``orphans`` entry: removed by kind, this batch included."""
+        return {
+            "orphans": {
+                kind: report.removed + kind_removed.get(kind, 0)
+                for kind, report in self.report.kinds.items()
+            }
+        }
+
+    def _write(self, counts: Counter[str], kind_removed: Mapping[str, int]) -> int:
+        """Write the record as it stands plus this batch (inside the batch's
+        transaction); its id."""
         if self.ctx is None:
             raise RuntimeError("a dry run writes no record")
         pending = DeletionResult(
             counts=self.report.result.counts + counts,
             by_type=self.report.result.by_type,
             errors=self.report.result.errors,
+            record_id=self.report.result.record_id,
         )
-        data = _counts_json(pending)
-        data["orphans"] = {
-            kind: report.removed + kind_removed.get(kind, 0)
-            for kind, report in self.report.kinds.items()
-        }
-        if self.report.result.record_id is None:
-            record = _record(self.ctx, pending)
-            DeletionRecord.objects.filter(pk=record.pk).update(counts=data)
+        extra = self._orphans(kind_removed)
+        if pending.record_id is None:
+            record = audit.write(ctx=self.ctx, result=pending, extra=extra)
             self.report.result.record_id = record.pk
-        else:
-            DeletionRecord.objects.filter(pk=self.report.result.record_id).update(
-                counts=data, errors=self.report.result.errors
-            )
+            return record.pk
+        audit.save(result=pending, extra=extra)
+        return pending.record_id
 
     def commit_batch(
         self,
@@ -277,53 +274,45 @@ class _Run:
         if not removed and not +counts:
             return
         counts = Counter(counts)
-        self._write(counts, {kind: removed})
+        record_id = self._write(counts, {kind: removed})
         report, result = self.report.kinds[kind], self.report.result
-        record_id = result.record_id
-        if record_id is None:  # ``_write`` has just written it
-            raise RuntimeError("the sweep's record was not written")
         queued = effects.queue_blob_removals(record_id=record_id, names=blob_names, counted=False)
 
-        def committed() -> None:
+        def committed(outcome: effects.Outcome) -> None:
             report.removed += removed
             report.counts.update(counts)
             result.counts.update(counts)
             if by_type:
                 result.by_type.update(by_type)
-            if queued:
-                outcome = effects.carry_out(record_id=record_id, queued=queued)
-                result.errors.extend(outcome.errors)
-                result.counts["blobs"] += outcome.removed
-                report.counts["blobs"] += outcome.removed
-                if outcome.errors or outcome.removed:
-                    self.report.cap_errors()
-                    self._update_record()
+            self._book_blobs(kind, outcome, removed_orphans=False)
 
-        transaction.on_commit(committed)
+        effects.carry_out_on_commit(record_id=record_id, queued=queued, then=committed)
 
-    def _update_record(self) -> None:
-        if self.report.result.record_id is None:
-            return
-        data = _counts_json(self.report.result)
-        data["orphans"] = {kind: r.removed for kind, r in self.report.kinds.items()}
-        DeletionRecord.objects.filter(pk=self.report.result.record_id).update(
-            counts=data, errors=self.report.result.errors
-        )
+    def _book_blobs(self, kind: str, outcome: effects.Outcome, *, removed_orphans: bool) -> None:
+        """Add an outbox outcome to the report and, when it changed, the record."""
+        report, result = self.report.kinds[kind], self.report.result
+        result.errors.extend(outcome.errors)
+        result.counts["blobs"] += outcome.removed
+        report.counts["blobs"] += outcome.removed
+        if removed_orphans:
+            report.removed += outcome.removed
+        if outcome.errors or outcome.removed:
+            self.report.cap_errors()
+            audit.save(result=result, extra=self._orphans({}))
 
-    def blobs_removed(self, kind: str, removed: int, errors: Sequence[dict[str, Any]]) -> None:
-        """Book blobs removed from storage directly (no rows, no transaction)."""
-        self.report.result.errors.extend(errors)
-        self.report.cap_errors()
-        if (not removed and not errors) or self.ctx is None:
-            return
-        self.report.kinds[kind].removed += removed
-        self.report.kinds[kind].counts["blobs"] += removed
-        self.report.result.counts["blobs"] += removed
-        if self.report.result.record_id is None:
-            with transaction.atomic():
-                self._write(Counter(), {})
-        else:
-            self._update_record()
+    def remove_blobs(self, kind: str, names: Sequence[str]) -> None:
+        """Remove orphan blobs through the outbox, on the sweep's record (written
+        first if need be); each is checked unreferenced just before removal."""
+        with transaction.atomic():
+            record_id = self.report.result.record_id
+            if record_id is None:
+                record_id = self._write(Counter(), {})
+            queued = effects.queue_blob_removals(record_id=record_id, names=names, counted=False)
+            effects.carry_out_on_commit(
+                record_id=record_id,
+                queued=queued,
+                then=lambda outcome: self._book_blobs(kind, outcome, removed_orphans=True),
+            )
 
 
 def human_duration(td: timedelta) -> str:
@@ -431,20 +420,18 @@ class _Sweep:
             if self.out_of_time(kind):
                 return
             if self.run.dry_run:
-                plan = _plan(Chat.objects.filter(id__in=ids), lock=False)
-                counts = _count(plan)
-                counts["blobs"] = effects.blobs_removed_with(list(_files_of(plan)))
-                report.counts.update(counts)
-                self.report.result.counts.update(counts)
-                self.report.result.by_type.update(plan.by_type)
+                preview = engine.preview(scope=rules.chats(Chat.objects.filter(id__in=ids)))
+                report.counts.update(preview.counts)
+                self.report.result.counts.update(preview.counts)
+                self.report.result.by_type.update(preview.by_type)
             else:
                 with transaction.atomic():
                     # Locks the chats and re-checks that they are still orphans.
-                    plan = _plan(selection.filter(id__in=ids))
-                    deleted = _execute(plan)
+                    planned = engine.plan(scope=rules.chats(selection.filter(id__in=ids)))
+                    deleted = engine.execute(plan=planned.plan, children=planned.children)
                     counts, blob_names = deleted.counts, deleted.blob_names
                     self.run.commit_batch(
-                        kind, counts["chats"], counts, blob_names, by_type=plan.by_type
+                        kind, counts["chats"], counts, blob_names, by_type=planned.plan.by_type
                     )
             self.progress.advance(kind, len(ids))
 
@@ -495,13 +482,7 @@ class _Sweep:
                 still_empty = list(
                     selection.filter(id__in=locked).order_by("id").values_list("id", flat=True)
                 )
-                plan = _Plan(
-                    chat_ids=[],
-                    collection_ids=still_empty,
-                    delete_chat_files=False,
-                    by_type=Counter(),
-                )
-                deleted = _execute(plan)
+                deleted = engine.execute(plan=rules.Plan([], still_empty, delete_chat_files=False))
                 self.run.commit_batch(
                     kind, deleted.counts["collections"], deleted.counts, deleted.blob_names
                 )
@@ -526,7 +507,7 @@ class _Sweep:
             if self.out_of_time(kind):
                 return
             with transaction.atomic():
-                n, blob_names = _delete_files(selection.filter(id__in=ids))
+                n, blob_names = engine.delete_files(files=selection.filter(id__in=ids))
                 self.run.commit_batch(kind, n, Counter(files=n), blob_names)
             self.progress.advance(kind, len(ids))
 
@@ -553,7 +534,7 @@ class _Sweep:
                 self.report.result.counts["files"] += len(missing)
             elif missing_ids:
                 with transaction.atomic():
-                    n, _names = _delete_files(File.objects.filter(id__in=missing_ids))
+                    n, _names = engine.delete_files(files=File.objects.filter(id__in=missing_ids))
                     # The blobs are missing already: nothing to remove from storage.
                     self.run.commit_batch(kind, n, Counter(files=n))
             self.progress.advance(kind, len(ids))
@@ -585,10 +566,7 @@ class _Sweep:
                 report.counts["blobs"] += len(orphans)
                 self.report.result.counts["blobs"] += len(orphans)
             elif orphans:
-                # ``_remove_blobs`` checks the rows again just before removing.
-                outcome = DeletionResult()
-                _remove_blobs(orphans, outcome)
-                self.run.blobs_removed(kind, outcome.counts["blobs"], outcome.errors)
+                self.run.remove_blobs(kind, orphans)
             self.progress.advance(kind, len(names))
 
     def _older_than(self, name: str, cutoff) -> bool:
@@ -601,15 +579,6 @@ class _Sweep:
                 {"kind": "blob", "blob": name, "error": f"{type(exc).__name__}: {exc}"}
             )
             return False  # unknown age: never taken
-
-
-def _delete_files(files: QuerySet[File]) -> tuple[int, list[str]]:
-    """Delete file rows (locked first); return how many and their blob names."""
-    rows = list(files.order_by("id").select_for_update().values_list("id", "blob"))
-    if not rows:
-        return 0, []
-    n = File.objects.filter(id__in=[pk for pk, _ in rows]).delete()[0]
-    return n, [name for _, name in rows if name]
 
 
 def _walk(root: str, errors: list[dict[str, Any]]) -> Iterator[str]:
@@ -675,38 +644,3 @@ def orphans_delete(
         {kind: r.removed for kind, r in report.kinds.items()},
     )
     return report
-
-
-@transaction.atomic
-def files_delete(*, files: QuerySet[File], ctx: DeletionContext) -> DeletionResult:
-    """Delete file rows and, after commit, their blobs (the admin's file deletion)."""
-    counts: Counter[str] = Counter()
-    blob_names: list[str] = []
-    ids = list(files.order_by("id").values_list("id", flat=True))
-    size = int(getattr(settings, "DELETION_CHUNK_SIZE", 5000))
-    for start in range(0, len(ids), size):
-        n, names = _delete_files(File.objects.filter(id__in=ids[start : start + size]))
-        counts["files"] += n
-        blob_names.extend(names)
-    result = DeletionResult(counts=counts)
-    record = _record(ctx, result)
-    result.record_id = record.pk
-    queued = effects.queue_blob_removals(record_id=record.pk, names=blob_names, counted=False)
-
-    def after_commit() -> None:
-        if not queued:
-            return
-        outcome = effects.carry_out(record_id=record.pk, queued=queued)
-        result.counts["blobs"] += outcome.removed
-        result.errors.extend(outcome.errors)
-        DeletionRecord.objects.filter(pk=record.pk).update(
-            errors=result.errors, counts=_counts_json(result)
-        )
-
-    transaction.on_commit(after_commit)
-    return result
-
-
-def files_delete_preview(*, files: QuerySet[File]) -> DeletionResult:
-    counts = Counter(files=files.count(), blobs=effects.blobs_removed_with([files]))
-    return DeletionResult(counts=counts, dry_run=True)

@@ -6,7 +6,7 @@ shows and filters by that tenant.
 
 Collections are deleted only through :func:`chats.services.collections_delete`
 (with their files and blobs; chats linked to them stay, without the link), files
-only through :func:`chats.cleanup.files_delete` (rows, then blobs after commit).
+only through :func:`chats.services.files_delete` (rows, then blobs after commit).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from django.contrib import admin
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 
-from chats import cleanup, services
-from chats.models import Chat
+from chats import services
+from chats.deletion import rules
 from chats.services import DeletionResult
 from collections_app.models import Collection, File
 from neptun.admin import DeletionSpec, OwnerFilter, ServiceDeletionAdmin
@@ -27,28 +27,12 @@ from neptun.models import Tenant
 
 def _collections_kept(
     collections: QuerySet[Collection], options: Any, preview: DeletionResult
-) -> list[tuple[str, int]]:
-    return [
-        (
-            "Chats linked to these collections (they stay, without the collection)",
-            Chat.objects.filter(collection_id__in=collections.values("pk")).count(),
-        )
-    ]
+) -> rules.Kept:
+    return rules.collections_kept(collections)
 
 
-def _files_kept(
-    files: QuerySet[File], options: Any, preview: DeletionResult
-) -> list[tuple[str, int]]:
-    return [
-        (
-            "Chats these files were uploaded in",
-            Chat.objects.filter(id__in=files.values("chat_id")).count(),
-        ),
-        (
-            "Collections these files are in",
-            Collection.objects.filter(id__in=files.values("collection_id")).count(),
-        ),
-    ]
+def _files_kept(files: QuerySet[File], options: Any, preview: DeletionResult) -> rules.Kept:
+    return rules.files_kept(files)
 
 
 class CollectionTenantFilter(admin.SimpleListFilter):
@@ -144,7 +128,7 @@ class FileAdmin(ServiceDeletionAdmin):
             verb="Delete",
             intro="The file rows go, then their blobs in storage once the deletion has "
             "committed. Their chats and collections stay.",
-            preview=lambda qs, o: cleanup.files_delete_preview(files=qs),
+            preview=lambda qs, o: services.files_delete_preview(files=qs),
             kept=_files_kept,
-            execute=lambda qs, o, ctx: [cleanup.files_delete(files=qs, ctx=ctx)],
+            execute=lambda qs, o, ctx: [services.files_delete(files=qs, ctx=ctx)],
         )

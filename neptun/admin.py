@@ -64,6 +64,7 @@ from django.utils.html import format_html
 from django.utils.translation import ngettext
 
 from chats import cleanup, services
+from chats.deletion import rules
 from chats.models import Chat, ChatConnection, Message
 from chats.services import ConversationFlags, DeletionContext, DeletionResult
 from collections_app.models import Collection, File
@@ -663,24 +664,12 @@ def _conversations_preview(users: QuerySet[User], options: dict[str, Any]) -> De
 
 def _conversations_kept(
     users: QuerySet[User], options: dict[str, Any], preview: DeletionResult
-) -> list[tuple[str, int]]:
-    flags = ConversationFlags(**options)
-    chats = files = collections = 0
-    for batch in _user_batches(users):
-        for user in batch:
-            selected = flags.selected_chats(user)
-            linked = selected.filter(collection__isnull=False).values("collection_id")
-            chats += Chat.objects.filter(owner=user).count()
-            files += File.objects.filter(Q(chat__in=selected) | Q(collection__in=linked)).count()
-            collections += Collection.objects.filter(id__in=linked).count()
-    return [
-        ("Their conversations of the types not selected", chats - preview.counts["chats"]),
-        ("Files of these chats or their collections that stay", files - preview.counts["files"]),
-        (
-            "Collections these chats link to that stay (global, still used, or kept)",
-            collections - preview.counts["collections"],
-        ),
-    ]
+) -> rules.Kept:
+    return rules.conversations_kept(
+        users=(user for batch in _user_batches(users) for user in batch),
+        flags=ConversationFlags(**options),
+        preview=preview,
+    )
 
 
 def _conversations_execute(
@@ -696,25 +685,8 @@ def _conversations_execute(
 
 def _users_kept(
     users: QuerySet[User], options: dict[str, Any], preview: DeletionResult
-) -> list[tuple[str, int]]:
-    ids = users.values("pk")
-    return [
-        (
-            "Deletion records naming them (the audit trail keeps their email)",
-            DeletionRecord.objects.filter(actor_id__in=ids).count(),
-        ),
-        (
-            "Global collections their chats link to (never deleted by a user)",
-            Collection.objects.filter(
-                is_global=True,
-                id__in=Chat.objects.filter(owner_id__in=ids).values("collection_id"),
-            ).count(),
-        ),
-        (
-            "Chats of other users that lose their link to these users' collections",
-            Chat.objects.filter(collection__owner_id__in=ids).exclude(owner_id__in=ids).count(),
-        ),
-    ]
+) -> rules.Kept:
+    return rules.users_kept(users)
 
 
 @admin.register(User)
@@ -792,21 +764,8 @@ class UserAdmin(ServiceDeletionAdmin, DjangoUserAdmin):
 
 def _tenants_kept(
     tenants: QuerySet[Tenant], options: dict[str, Any], preview: DeletionResult
-) -> list[tuple[str, int]]:
-    users = User.objects.filter(tenant__in=tenants).values("pk")
-    return [
-        (
-            "Deletion records naming their users (the audit trail keeps their email)",
-            DeletionRecord.objects.filter(actor_id__in=users).count(),
-        ),
-        (
-            "Chats of other tenants' users linked to their global collections (they stay, "
-            "without the link)",
-            Chat.objects.filter(collection__tenant__in=tenants)
-            .exclude(owner__tenant__in=tenants)
-            .count(),
-        ),
-    ]
+) -> rules.Kept:
+    return rules.tenants_kept(tenants)
 
 
 @admin.register(Tenant)

@@ -26,9 +26,10 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
+from chats.deletion import audit
 from chats.services import DeletionContext, DeletionResult
 from neptun.models import DeletionRecord, User
 
@@ -69,15 +70,8 @@ def enqueue(
 
     from chats import tasks
 
-    now = timezone.now()
-    record = DeletionRecord.objects.create(
-        actor=ctx.actor if ctx.actor is not None and ctx.actor.pk else None,
-        actor_email=getattr(ctx.actor, "email", "") or "",
-        interface=ctx.interface,
-        endpoint=ctx.endpoint[:300],
-        remote_addr=ctx.remote_addr or None,
-        state=DeletionRecord.State.QUEUED,
-        heartbeat_at=now,
+    record = audit.write_job(
+        ctx=ctx,
         job={
             "model": model,
             "action": action,
@@ -94,24 +88,13 @@ def _stale_before() -> Any:
     return timezone.now() - timedelta(seconds=settings.DELETION_JOB_STALE_AFTER)
 
 
-def _claim(record_id: int) -> bool:
-    """Take the job: queued, or running with a heartbeat that stopped. One winner."""
-    unfinished = Q(state=DeletionRecord.State.QUEUED) | Q(
-        state=DeletionRecord.State.RUNNING, heartbeat_at__lt=_stale_before()
-    )
-    return bool(
-        DeletionRecord.objects.filter(unfinished, pk=record_id).update(
-            state=DeletionRecord.State.RUNNING, heartbeat_at=timezone.now()
-        )
-    )
-
-
 def run(record_id: int) -> dict[str, Any]:
     """Run (or resume) the job of a record; what it did, for the task's result."""
     from django.apps import apps
     from django.contrib import admin
 
-    if not _claim(record_id):
+    # Queued, or running with a heartbeat that stopped; one winner.
+    if not audit.claim_job(record_id=record_id, stale_before=_stale_before()):
         return {"record_id": record_id, "skipped": "not queued, or running elsewhere"}
     record = DeletionRecord.objects.get(pk=record_id)
     job = record.job or {}
@@ -119,9 +102,7 @@ def run(record_id: int) -> dict[str, Any]:
     before = Counter({k: v for k, v in (record.counts or {}).items() if isinstance(v, int)})
 
     def progress(done: int, total: int) -> None:
-        DeletionRecord.objects.filter(pk=record_id).update(
-            progress={"done": done, "total": total}, heartbeat_at=timezone.now()
-        )
+        audit.job_progress(record_id=record_id, done=done, total=total)
 
     try:
         model = apps.get_model(job["model"])
@@ -139,9 +120,8 @@ def run(record_id: int) -> dict[str, Any]:
         results = spec.execute(queryset, job.get("options") or {}, ctx)
     except Exception as exc:
         logger.exception("deletion job %s failed", record_id)
-        DeletionRecord.objects.filter(pk=record_id).update(
-            state=DeletionRecord.State.FAILED,
-            finished_at=timezone.now(),
+        audit.job_failed(
+            record_id=record_id,
             errors=[*record.errors, {"kind": "job", "error": f"{type(exc).__name__}: {exc}"}],
         )
         raise
@@ -155,9 +135,8 @@ def run(record_id: int) -> dict[str, Any]:
     record.refresh_from_db()
     data: dict[str, Any] = {**record.counts, **counts, "by_type": dict(by_type)}
     progress_done = record.progress or {}
-    DeletionRecord.objects.filter(pk=record_id).update(
-        state=DeletionRecord.State.DONE,
-        finished_at=timezone.now(),
+    audit.job_done(
+        record_id=record_id,
         counts=data,
         errors=errors,
         progress={"done": progress_done.get("total", 1), "total": progress_done.get("total", 1)},

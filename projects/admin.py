@@ -15,8 +15,7 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
 from chats import services
-from chats.admin import chats_kept
-from chats.models import Chat
+from chats.deletion import rules
 from chats.services import DeletionResult
 from neptun.admin import DeletionSpec, OwnerFilter, ReadOnlyAdmin, ServiceDeletionAdmin
 from projects.models import Project, ProjectChat
@@ -38,12 +37,6 @@ class ProjectDeletionForm(forms.Form):
     )
 
 
-def _chats_of(projects: QuerySet[Project]) -> QuerySet[Chat]:
-    return Chat.objects.filter(
-        pk__in=ProjectChat.objects.filter(project_id__in=projects.values("pk")).values("chat_id")
-    )
-
-
 def _preview(projects: QuerySet[Project], options: dict[str, Any]) -> DeletionResult:
     return services.projects_delete_preview(
         projects=projects, with_chats=options.get("mode") == WITH_CHATS
@@ -52,19 +45,8 @@ def _preview(projects: QuerySet[Project], options: dict[str, Any]) -> DeletionRe
 
 def _kept(
     projects: QuerySet[Project], options: dict[str, Any], preview: DeletionResult
-) -> list[tuple[str, int]]:
-    chats = _chats_of(projects)
-    if options.get("mode") != WITH_CHATS:
-        return [("Chats linked to these projects (they only lose the link)", chats.count())]
-    other_projects = Project.objects.filter(
-        id__in=ProjectChat.objects.filter(chat_id__in=chats.values("pk")).values("project_id")
-    ).exclude(id__in=projects.values("pk"))
-    files_in_collections, collections, _projects = chats_kept(chats)
-    return [
-        files_in_collections,
-        collections,
-        ("Other projects these chats are also in (only the links go)", other_projects.count()),
-    ]
+) -> rules.Kept:
+    return rules.projects_kept(projects, with_chats=options.get("mode") == WITH_CHATS)
 
 
 def _execute(projects: QuerySet[Project], options: dict[str, Any], ctx) -> list[DeletionResult]:

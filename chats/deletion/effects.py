@@ -1,5 +1,7 @@
 """The outbox: a deletion's side effects outside the database, made crash-safe.
 
+(Also the socket notices a deletion sends after commit: :func:`notify_chats_deleted`.)
+
 A deletion that removes file rows also has to remove their blobs from storage, and
 storage is not in the transaction. So the deletion writes one
 :class:`~chats.models.BlobRemoval` row per blob **in its own transaction**
@@ -30,7 +32,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,9 +43,10 @@ from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from chats.deletion import audit
 from chats.models import BlobRemoval
 from collections_app.models import File
-from neptun.models import DeletionRecord
+from neptun.channel_events import send_to_groups
 
 logger = logging.getLogger("neptun.outbox")
 
@@ -293,6 +296,20 @@ def carry_out(*, record_id: int, queued: Queued | None = None) -> Outcome:
     return outcome
 
 
+def carry_out_on_commit(*, record_id: int, queued: Queued, then: Callable[[Outcome], None]) -> None:
+    """Once the deletion's transaction commits, carry out its rows (:func:`carry_out`)
+    and hand the outcome to ``then``, which books it on the response and the record.
+
+    The one way a deletion removes blobs after commit: a blob is never removed before
+    the deletion of its row has committed.
+    """
+
+    def committed() -> None:
+        then(carry_out(record_id=record_id, queued=queued) if queued else Outcome())
+
+    transaction.on_commit(committed)
+
+
 def sweep(*, limit: int | None = None) -> Outcome:
     """The worker's pass: every due row nobody holds, then write outcomes back.
 
@@ -317,22 +334,12 @@ def _write_back(outcome: Outcome) -> None:
     """Add the sweep's removals to their deletion records, and say where it gave up."""
     record_ids = set(outcome.blobs_by_record) | set(outcome.removed_names) | set(outcome.gave_up)
     for record_id in sorted(record_ids):
-        with transaction.atomic():
-            record = DeletionRecord.objects.select_for_update().filter(pk=record_id).first()
-            if record is None:
-                continue
-            counts = dict(record.counts)
-            counts["blobs"] = counts.get("blobs", 0) + outcome.blobs_by_record[record_id]
-            done = set(outcome.removed_names.get(record_id, ()))
-            gave_up = {entry["blob"]: entry for entry in outcome.gave_up.get(record_id, ())}
-            errors = [
-                gave_up.pop(error.get("blob"), error)
-                for error in record.errors
-                if error.get("blob") not in done
-            ]
-            errors.extend(gave_up.values())
-            record.counts, record.errors = counts, errors
-            record.save(update_fields=["counts", "errors"])
+        audit.add_blob_outcome(
+            record_id=record_id,
+            blobs=outcome.blobs_by_record[record_id],
+            removed=outcome.removed_names.get(record_id, ()),
+            gave_up=outcome.gave_up.get(record_id, ()),
+        )
 
 
 def anything_due() -> bool:
@@ -348,3 +355,16 @@ def anything_due() -> bool:
 def pending(*, record_id: int) -> int:
     """Blobs of a deletion still waiting in the outbox (failed ones included)."""
     return BlobRemoval.objects.filter(record_id=record_id).count()
+
+
+# --------------------------------------------------------------------------- sockets
+
+
+def chat_group(chat_id: int) -> str:
+    """Channel-layer group of a chat's sockets."""
+    return f"chat-{chat_id}"
+
+
+def notify_chats_deleted(chat_ids: Sequence[int]) -> None:
+    """Tell live sockets of deleted chats to close (best effort, after commit)."""
+    send_to_groups((chat_group(chat_id) for chat_id in chat_ids), {"type": "chat.deleted"})

@@ -200,7 +200,7 @@ else:
 # through a queue in the database, read back in chunks of that size); above
 # DELETION_BATCH_THRESHOLD messages (counted) a deletion runs in batches of
 # DELETION_BATCH_CHATS chats, each its own short transaction with these PostgreSQL
-# timeouts (see chats/services.py and the README).
+# timeouts (see chats/deletion/engine.py and the README).
 DELETION_CHUNK_SIZE = env.int("DELETION_CHUNK_SIZE", default=5000)
 DELETION_BLOB_CHUNK_SIZE = env.int("DELETION_BLOB_CHUNK_SIZE", default=200)
 DELETION_BATCH_THRESHOLD = env.int("DELETION_BATCH_THRESHOLD", default=500_000)

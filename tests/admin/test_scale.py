@@ -76,12 +76,12 @@ def _measure(client, owner: User):
 
 
 def test_confirmation_queries_do_not_grow_with_messages(superuser_client, monkeypatch):
-    from chats import services
+    from chats.deletion import sql
 
     small, big = UserFactory(), UserFactory()
     # Both above SMALL_SELECTION (lowered to 100 here, to keep the test small), so
     # both are staged in the temporary table (a listed selection takes fewer queries).
-    monkeypatch.setattr(services, "SMALL_SELECTION", 100)
+    monkeypatch.setattr(sql, "SMALL_SELECTION", 100)
     _seed(small, chats=110, messages=220)
     _seed(big, chats=300, messages=6000)
     _, _, _, small_queries = _measure(superuser_client, small)

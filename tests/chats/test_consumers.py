@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 
 from chats import services
 from chats.consumers import CLOSE_NOT_FOUND, CLOSE_UNAUTHORIZED, ChatConsumer
+from chats.deletion import effects
 from chats.models import Chat, ChatConnection, Message
 from neptun.asgi import application
 from neptun.models import ApiKey
@@ -548,7 +549,7 @@ async def test_a_delete_in_another_process_is_noticed_by_the_heartbeat(
 ):
     """Without a shared channel layer the event never arrives; the heartbeat sees the chat gone."""
     settings.CHAT_CONNECTION_TTL = 1.5
-    monkeypatch.setattr(services, "_notify_chats_deleted", lambda chat_ids: None)
+    monkeypatch.setattr(effects, "notify_chats_deleted", lambda chat_ids: None)
     communicator = await open_socket(chat, secret)
     ctx = services.DeletionContext(actor=None, interface="command", endpoint="test")
 
@@ -565,7 +566,7 @@ async def test_a_delete_in_another_process_is_noticed_by_the_heartbeat(
 
 
 async def test_posting_to_a_chat_deleted_meanwhile_closes_the_socket(chat, secret, monkeypatch):
-    monkeypatch.setattr(services, "_notify_chats_deleted", lambda chat_ids: None)
+    monkeypatch.setattr(effects, "notify_chats_deleted", lambda chat_ids: None)
     communicator = await open_socket(chat, secret)
     ctx = services.DeletionContext(actor=None, interface="command", endpoint="test")
     await database_sync_to_async(services.chats_delete)(
@@ -586,7 +587,7 @@ async def test_a_connect_waiting_on_a_deletion_is_refused_once_it_commits(
     """Connect and delete serialize on the chat row: the socket finds the chat gone."""
     # The deletion runs in a plain thread, outside this event loop; its socket notice
     # is not what this test is about.
-    monkeypatch.setattr(services, "_notify_chats_deleted", lambda chat_ids: None)
+    monkeypatch.setattr(effects, "notify_chats_deleted", lambda chat_ids: None)
     locked = threading.Event()
     release = threading.Event()
     errors: list[BaseException] = []

@@ -6,6 +6,7 @@ import pytest
 from django.db import connection
 
 from chats import services
+from chats.deletion import engine
 from chats.models import Chat, ConversationType, Message
 from collections_app.models import Collection, File
 from neptun.models import DeletionRecord, User
@@ -178,7 +179,7 @@ def test_batches_run_with_lock_and_statement_timeouts(small_batches, settings, m
     user = make_user_with_chats(3)
     fresh_statistics()
     seen = []
-    execute = services._execute
+    execute = engine.execute
 
     def spy(plan, **kwargs):
         with connection.cursor() as cursor:
@@ -186,9 +187,9 @@ def test_batches_run_with_lock_and_statement_timeouts(small_batches, settings, m
             lock = cursor.fetchone()[0]
             cursor.execute("SHOW statement_timeout")
             seen.append((lock, cursor.fetchone()[0]))
-        return execute(plan, **kwargs)
+        return execute(plan=plan, **kwargs)
 
-    monkeypatch.setattr(services, "_execute", spy)
+    monkeypatch.setattr(engine, "execute", spy)
     services.chats_delete(chats=Chat.objects.filter(owner=user), ctx=ctx())
     assert seen and all(s == ("3s", "45s") for s in seen)
     with connection.cursor() as cursor:  # SET LOCAL: gone after each batch

@@ -144,7 +144,7 @@ def test_tenants():
 def test_files():
     w = world()
     files = File.objects.filter(owner=w["user"])
-    same(cleanup.files_delete_preview(files=files), cleanup.files_delete(files=files, ctx=ctx()))
+    same(services.files_delete_preview(files=files), services.files_delete(files=files, ctx=ctx()))
     assert _blobs_exist()
 
 
@@ -156,6 +156,29 @@ def test_a_batched_purge_answers_its_preview(settings):
     flags = services.ConversationFlags()
     preview = services.conversations_delete_preview(user=w["user"], flags=flags)
     result = services.conversations_delete(user=w["user"], flags=flags, ctx=ctx(w["user"]))
+    assert result.batches > 1
+    same(preview, result)
+
+
+@pytest.mark.parametrize("door", ["chats", "users", "tenants"])
+def test_every_batched_door_answers_its_preview(settings, door):
+    """The engine's batches of chats, then its last chunk (collections, the users'
+    other rows, the tenant's keys): the same counts as the dry run's single chunk."""
+    settings.DELETION_BATCH_THRESHOLD = 1
+    settings.DELETION_BATCH_CHATS = 2
+    w = world()
+    if door == "chats":
+        chats = Chat.objects.filter(owner=w["user"])
+        preview = services.chats_delete_preview(chats=chats)
+        result = services.chats_delete(chats=chats, ctx=ctx())
+    elif door == "users":
+        users = User.objects.filter(pk=w["user"].pk)
+        preview = services.users_delete_preview(users=users)
+        result = services.users_delete(users=users, ctx=ctx())
+    else:
+        tenants = Tenant.objects.filter(pk=w["tenant"].pk)
+        preview = services.tenants_delete_preview(tenants=tenants)
+        result = services.tenants_delete(tenants=tenants, ctx=ctx())
     assert result.batches > 1
     same(preview, result)
 

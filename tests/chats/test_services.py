@@ -8,6 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from chats import services
+from chats.deletion import sql
 from chats.models import Chat, ChatConnection, ConversationType, Message
 from collections_app.models import Collection, File
 from neptun.exceptions import Conflict, NotFound
@@ -254,7 +255,7 @@ def test_query_count_does_not_grow_with_data(user, settings, monkeypatch):
     # are listed; above, staged. Every regime is constant (both bounds lowered
     # here to keep the test small).
     settings.DELETION_BLOB_CHUNK_SIZE = 50
-    monkeypatch.setattr(services, "SMALL_SELECTION", 100)
+    monkeypatch.setattr(sql, "SMALL_SELECTION", 100)
 
     def run(n):
         u = UserFactory()
@@ -378,7 +379,7 @@ def test_blobs_are_removed_in_chunks_from_the_database_queue(
     assert not any(default_storage.exists(f.blob.name) for f in files)
     assert DeletionRecord.objects.get(pk=result.record_id).counts["blobs"] == 5
     with connection.cursor() as cursor:  # the queue is empty again
-        cursor.execute(f"SELECT count(*) FROM {services.SCRATCH_BLOBS}")
+        cursor.execute(f"SELECT count(*) FROM {sql.SCRATCH_BLOBS}")
         assert cursor.fetchone()[0] == 0
 
 
@@ -447,8 +448,8 @@ def test_a_rolled_back_deletion_queues_no_blob(user, django_capture_on_commit_ca
 
 def test_many_collections_are_staged_and_survivors_still_kept(user, other_user, monkeypatch):
     """Over SMALL_SELECTION collections take the temporary-table path; same rules."""
-    monkeypatch.setattr(services, "SMALL_SELECTION", 100)
-    n = services.SMALL_SELECTION + 20
+    monkeypatch.setattr(sql, "SMALL_SELECTION", 100)
+    n = sql.SMALL_SELECTION + 20
     collections = CollectionFactory.create_batch(n, owner=user)
     for collection in collections:
         chat = ChatFactory(

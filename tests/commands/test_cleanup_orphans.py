@@ -16,6 +16,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from chats import cleanup, services
+from chats.deletion import engine
 from chats.models import Chat, ChatConnection, ConversationType, Message
 from collections_app.models import Collection, File
 from neptun.management.commands.cleanup_orphans import parse_duration
@@ -342,16 +343,16 @@ def test_interrupted_run_resumes_without_harm(user, monkeypatch):
         files.append(FileFactory(owner=user, chat=chat))
         age_blob(files[-1].blob.name)
 
-    real_execute = cleanup._execute
+    real_execute = engine.execute
     calls = {"n": 0}
 
-    def execute_then_die(plan):
+    def execute_then_die(**kwargs):
         calls["n"] += 1
         if calls["n"] == 2:
             raise KeyboardInterrupt  # operator pressed Ctrl-C mid-batch
-        return real_execute(plan)
+        return real_execute(**kwargs)
 
-    monkeypatch.setattr(cleanup, "_execute", execute_then_die)
+    monkeypatch.setattr(engine, "execute", execute_then_die)
     with pytest.raises(KeyboardInterrupt):
         run("--yes", "--only", "null-chats", "--batch-size", "2")
     monkeypatch.undo()

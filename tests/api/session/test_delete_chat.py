@@ -7,6 +7,7 @@ from django.core.files.storage import default_storage
 from rest_framework.test import APIClient
 
 from chats import services
+from chats.deletion import audit
 from chats.models import Chat, ChatConnection, Message
 from collections_app.models import Collection, File
 from neptun.models import DeletionRecord
@@ -210,7 +211,7 @@ def test_server_error_is_500_without_details_and_rolls_back(
     def broken_record(ctx, result):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(services, "_record", broken_record)
+    monkeypatch.setattr(audit, "write", broken_record)
     before = row_counts()
 
     response = session_client.delete(chat_url(user.pk, world.chat.pk))

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from chats import services
+from chats.deletion import audit, sql
 from chats.models import Chat, Message
 from collections_app.models import Collection, File
 from neptun.api.session.serializers import MAX_BATCH_CHAT_IDS
@@ -310,10 +311,10 @@ def test_a_batch_larger_than_a_small_selection_is_staged_all_or_nothing(
 ):
     """Over SMALL_SELECTION ids (lowered to 100 here) the selection is staged; on
     PostgreSQL the ids travel as one array parameter. The rules are the same."""
-    monkeypatch.setattr(services, "SMALL_SELECTION", 100)
+    monkeypatch.setattr(sql, "SMALL_SELECTION", 100)
     chats = [
         ProjectChatFactory(project=project, chat__owner=user).chat
-        for _ in range(services.SMALL_SELECTION + 20)
+        for _ in range(sql.SMALL_SELECTION + 20)
     ]
     others = ProjectChatFactory(project__owner=other_user).chat
     ids = [c.pk for c in chats] + ([others.pk, HUGE] if with_missing else [])
@@ -443,7 +444,7 @@ def test_server_error_is_500_and_rolls_everything_back(
     def broken_record(ctx, result):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(services, "_record", broken_record)
+    monkeypatch.setattr(audit, "write", broken_record)
     before = row_counts()
 
     response = delete(

@@ -214,18 +214,18 @@ def test_a_second_delete_is_404(key_client, chat):
 
 def test_delete_is_atomic_when_the_service_fails_midway(key_client, chat, monkeypatch):
     """A failure after rows were deleted rolls everything back and answers a bare 500."""
-    from chats import services
+    from chats.deletion import engine
 
     MessageFactory.create_batch(2, chat=chat)
 
-    execute = services._execute
+    execute = engine.execute
 
     def execute_then_fail(*args, **kwargs):
         execute(*args, **kwargs)  # the rows are gone inside the transaction …
         assert not Message.objects.filter(chat=chat).exists()
         raise RuntimeError("disk on fire: secret detail")  # … and then it fails
 
-    monkeypatch.setattr(services, "_execute", execute_then_fail)
+    monkeypatch.setattr(engine, "execute", execute_then_fail)
     key_client.raise_request_exception = False
 
     response = key_client.delete(url(chat.uuid))
