@@ -272,6 +272,20 @@ def records_due(*, scope: Scope, now: datetime) -> QuerySet[DeletionRecord]:
     )
 
 
+def anything_due() -> bool:
+    """Whether a run may have work (the scheduler's cheap question): an expired
+    temporary chat, or a policy that deletes by age at all."""
+    default = instance_policy()
+    return (
+        default.inactive_days is not None
+        or default.record_days is not None
+        or Chat.objects.expired().exists()
+        or RetentionPolicy.objects.filter(
+            Q(inactive_days__isnull=False) | Q(record_days__isnull=False)
+        ).exists()
+    )
+
+
 # --------------------------------------------------------------------------- runs
 
 
