@@ -47,12 +47,12 @@ class Command(JsonCommand):
             actor=None, interface=DeletionRecord.Interface.COMMAND, endpoint="erase_user"
         )
         body = erasure.receipt(erasure.user_erase(user=user, ctx=ctx))
-        erased = ", ".join(f"{n} {kind}" for kind, n in sorted(body["counts"].items()))
+        summary = ", ".join(f"{n} {kind}" for kind, n in sorted(body["counts"].items()))
         self.emit(
             options,
             body,
             [
-                f"Erased: {erased}.",
+                f"Erased: {summary}.",
                 f"Receipt {body['id']}: {body['status']}.",
             ],
         )
