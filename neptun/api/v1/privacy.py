@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Iterator
 
 from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIRequest
-from django.http import StreamingHttpResponse
+from django.http import QueryDict, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -109,7 +109,12 @@ class RetentionApi(V1Api):
         responses={200: PolicyOutSerializer, 401: UNAUTHORIZED},
     )
     def put(self, request: Request) -> Response:
-        policy = retention.policy_set(tenant=self.tenant, data=request.data)
+        # DRF reads a missing body as ``{}`` and a form as a QueryDict: only a JSON
+        # object counts.
+        data = request.data
+        if request.stream is None or isinstance(data, QueryDict):
+            data = None
+        policy = retention.policy_set(tenant=self.tenant, data=data)
         return Response(_policy_body(policy))
 
 
