@@ -111,7 +111,7 @@ class RetentionApi(V1Api):
     def put(self, request: Request) -> Response:
         # DRF reads a missing body as ``{}`` and a form as a QueryDict: only a JSON
         # object counts.
-        data = request.data
+        data: object = request.data
         if request.stream is None or isinstance(data, QueryDict):
             data = None
         policy = retention.policy_set(tenant=self.tenant, data=data)
