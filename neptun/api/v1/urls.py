@@ -3,25 +3,17 @@ so a malformed one is the same JSON 404 as an unknown one."""
 
 from django.urls import path, re_path
 
-from neptun.api.v1 import privacy, views
+from neptun.api.v1 import views
 
 urlpatterns = [
     path("chats", views.ChatListApi.as_view(), name="v1-chats"),
     path("chats/<str:chat_uuid>", views.ChatDetailApi.as_view(), name="v1-chat"),
     path("chats/<str:chat_uuid>/messages", views.MessageListApi.as_view(), name="v1-chat-messages"),
     path("chats/<str:chat_uuid>/export", views.ChatExportApi.as_view(), name="v1-chat-export"),
-    path("retention", privacy.RetentionApi.as_view(), name="v1-retention"),
-    path("users/<str:user_id>", privacy.UserEraseApi.as_view(), name="v1-user"),
-    path("users/<str:user_id>/export", privacy.UserExportApi.as_view(), name="v1-user-export"),
-    path("erasures/<str:erasure_id>", privacy.ErasureApi.as_view(), name="v1-erasure"),
     # The same with a trailing slash (left out of the OpenAPI schema).
     re_path(r"^chats/$", views.ChatListApi.as_view(schema=None)),
     re_path(r"^chats/(?P<chat_uuid>[^/]+)/$", views.ChatDetailApi.as_view(schema=None)),
     re_path(r"^chats/(?P<chat_uuid>[^/]+)/messages/$", views.MessageListApi.as_view(schema=None)),
     re_path(r"^chats/(?P<chat_uuid>[^/]+)/export/$", views.ChatExportApi.as_view(schema=None)),
-    re_path(r"^retention/$", privacy.RetentionApi.as_view(schema=None)),
-    re_path(r"^users/(?P<user_id>[^/]+)/$", privacy.UserEraseApi.as_view(schema=None)),
-    re_path(r"^users/(?P<user_id>[^/]+)/export/$", privacy.UserExportApi.as_view(schema=None)),
-    re_path(r"^erasures/(?P<erasure_id>[^/]+)/$", privacy.ErasureApi.as_view(schema=None)),
     re_path(r"", views.NotFoundApi.as_view(), name="v1-not-found"),
 ]
