@@ -8,8 +8,10 @@ the admin's "Erase user…" action, ``manage.py erase_user``). In one transactio
    the outbox, after commit. Live sockets on the user's chats are told ``chat.deleted``
    and closed (4404): an erasure is not refused because a tab is open;
 2. replaces the person's email on every deletion record where they were the actor
-   by its keyed hash (:func:`email_hash`), and removes the admin's log entries
-   about the user (their ``object_repr`` is the email);
+   by its keyed hash (:func:`email_hash`), removes the admin's log entries about the
+   user (their ``object_repr`` is the email) and the user's stored sessions (their
+   data holds the user's id; with database sessions, the unexpired ones are read
+   once each — an erasure is rare, a session table small beside the chat data);
 3. writes the receipt (:class:`~neptun.models.Erasure`): counts by kind and, once
    committed, a verification — no row of any table still references the user, no
    record still names the email — and how many of the user's blobs the outbox still
@@ -27,8 +29,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.apps import apps
+from django.conf import settings
 from django.contrib.admin.models import LogEntry
+from django.contrib.auth import SESSION_KEY
 from django.contrib.contenttypes.models import ContentType
+from django.contrib.sessions.backends.db import SessionStore
+from django.contrib.sessions.models import Session
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -37,6 +43,12 @@ from chats.deletion import effects
 from chats.services import DeletionContext, users_delete, users_delete_preview
 from neptun.exceptions import NotFound
 from neptun.models import DeletionRecord, Erasure, User
+
+#: Session engines that keep sessions in the ``django_session`` table.
+DB_SESSION_ENGINES = (
+    "django.contrib.sessions.backends.db",
+    "django.contrib.sessions.backends.cached_db",
+)
 
 #: The salt of the key the email hash is made with (derived from ``SECRET_KEY``).
 EMAIL_HASH_SALT = "neptun.erasure.email"
@@ -70,6 +82,22 @@ def _user_references(user_id: int) -> dict[str, int]:
     if User.objects.filter(pk=user_id).exists():
         found["neptun.User"] = 1
     return found
+
+
+def _sessions_delete(user_id: int) -> None:
+    """Delete the stored sessions of the user (database-backed sessions only)."""
+    if settings.SESSION_ENGINE not in DB_SESSION_ENGINES:
+        return
+    store = SessionStore()
+    theirs = []
+    for key, data in (
+        Session.objects.filter(expire_date__gt=timezone.now())
+        .values_list("session_key", "session_data")
+        .iterator(chunk_size=1000)
+    ):
+        if str(store.decode(data).get(SESSION_KEY)) == str(user_id):
+            theirs.append(key)
+    Session.objects.filter(session_key__in=theirs).delete()
 
 
 def _verify(*, user_id: int, email: str, record_id: int | None) -> dict[str, Any]:
@@ -109,6 +137,7 @@ def user_erase(*, user: User, ctx: DeletionContext) -> Erasure:
         LogEntry.objects.filter(
             content_type=ContentType.objects.get_for_model(User), object_id=str(user_id)
         ).delete()
+        _sessions_delete(user_id)
         counts = {kind: n for kind, n in result.as_dict()["counts"].items() if n}
         erasure = Erasure.objects.create(
             tenant=tenant,

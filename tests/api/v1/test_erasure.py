@@ -191,6 +191,23 @@ def test_the_receipt_is_pending_until_the_outbox_has_removed_the_blobs(
     assert not default_storage.exists(blob)
 
 
+def test_erasure_removes_the_users_sessions_and_no_one_elses(key_client, tenant):
+    from django.contrib.sessions.models import Session
+
+    from tests.security.conftest import login
+
+    person, bystander = UserFactory(tenant=tenant), UserFactory(tenant=tenant)
+    login(person)
+    login(bystander)
+
+    def users_of_sessions() -> list[str]:
+        return [s.get_decoded().get("_auth_user_id") for s in Session.objects.all()]
+
+    assert sorted(users_of_sessions()) == sorted([str(person.pk), str(bystander.pk)])
+    assert key_client.delete(user_url(person.pk)).status_code == 200
+    assert users_of_sessions() == [str(bystander.pk)]
+
+
 def test_another_tenants_user_is_404_and_nothing_is_erased(key_client):
     stranger = UserFactory(tenant=TenantFactory())
     ChatFactory(owner=stranger)
