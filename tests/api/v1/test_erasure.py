@@ -327,3 +327,41 @@ def test_erase_user_says_when_an_address_was_erased(tenant):
         call_command("erase_user", "--email", "twice@example.com")
     with pytest.raises(CommandError, match="no erasure"):
         call_command("erase_user", "--email", "never@example.com")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_the_export_streams_under_asgi_too(tenant, api_key):
+    """Served by an ASGI server the lines come from an async iterator (a synchronous
+    one would be read whole before the first byte goes out)."""
+    from asgiref.testing import ApplicationCommunicator
+    from channels.db import database_sync_to_async
+
+    from neptun.asgi import application
+
+    person = await database_sync_to_async(UserFactory)(tenant=tenant)
+    chat = await database_sync_to_async(ChatFactory)(owner=person)
+    await database_sync_to_async(MessageFactory.create_batch)(3, chat=chat)
+    scope = {
+        "type": "http",
+        "http_version": "1.1",
+        "method": "GET",
+        "path": f"{user_url(person.pk)}/export",
+        "query_string": b"",
+        "headers": [(b"x-api-key", api_key[1].encode()), (b"host", b"testserver")],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 80),
+    }
+    communicator = ApplicationCommunicator(application, scope)
+    await communicator.send_input({"type": "http.request", "body": b""})
+    start = await communicator.receive_output(10)
+    assert start["type"] == "http.response.start" and start["status"] == 200
+    chunks = []
+    for _ in range(1000):  # bounded: the export is a few lines
+        message = await communicator.receive_output(10)
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    assert len(chunks) > 2  # line by line, not one body
+    lines = [json.loads(line) for line in b"".join(chunks).decode().splitlines()]
+    assert [line["type"] for line in lines] == ["user", "chat", *["message"] * 3, "end"]
