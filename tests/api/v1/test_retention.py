@@ -191,3 +191,35 @@ def test_the_conversations_dialect_creates_and_then_loses_a_temporary_chat(tenan
     assert file.pk not in [f["id"] for f in client.get("/api/files").json()["results"]]
     response = client.post("/api/chat/conversations", {"temporary": "yes"}, format="json")
     assert response.status_code == 422
+
+
+@pytest.mark.django_db(transaction=True)  # the outbox removes blobs after a real commit
+def test_an_hour_after_its_creation_a_temporary_chat_and_its_files_are_gone(
+    key_client, tenant, tenant_user, settings, monkeypatch
+):
+    """The issue's "done": the tenant sets 1 hour, creates a temporary chat with a file;
+    an hour later the worker's periodic job has removed both, nobody ran a command."""
+    from django.core.files.storage import default_storage
+
+    from chats import tasks
+    from chats.deletion import schedule
+    from collections_app.models import File
+
+    settings.OUTBOX_SWEEP_INTERVAL = settings.ORPHAN_SWEEP_INTERVAL = 0
+    assert key_client.put(URL, {"temporary_hours": 1}, format="json").status_code == 200
+    body = key_client.post(
+        "/api/v1/chats", {"user": tenant_user.pk, "temporary": True}, format="json"
+    ).json()
+    chat = Chat.objects.get(uuid=body["id"])
+    blob = FileFactory(owner=tenant_user, chat=chat).blob.name
+    start = timezone.now()
+    assert schedule.enqueue_due(start) == []  # nothing due yet
+
+    monkeypatch.setattr(timezone, "now", lambda: start + timedelta(hours=1, seconds=1))
+    assert key_client.get(f"/api/v1/chats/{chat.uuid}").status_code == 404  # gone at once
+    assert schedule.enqueue_due(timezone.now()) == ["retention"]
+    tasks.apply_retention.call()  # what the worker runs for the enqueued job
+
+    assert not Chat.objects.filter(pk=chat.pk).exists()
+    assert not File.objects.exists()
+    assert not default_storage.exists(blob)
