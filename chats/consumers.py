@@ -22,7 +22,13 @@ server → client
     shared with the key's REST posts). The socket stays open after every error
     frame, and nothing is stored;
     ``{"type": "chat.deleted", "chat": uuid}`` and then close code 4404 when the
-    chat is deleted (through any door); close code 4401 when the key is revoked.
+    chat is deleted (through any door) or, a temporary chat, expires; close code
+    4401 when the key is revoked.
+
+Expiry: a temporary chat's socket knows the chat's ``expires_at`` from the handshake.
+From that moment the chat is gone for every reader, before a retention run removes
+its rows: the heartbeat wakes at the expiry, and every frame and every delivery
+checks it first, so the socket gets ``chat.deleted`` and 4404 and nothing more.
 
 Revocation: the socket is in its key's group (:func:`neptun.keys.key_group`) and
 ``neptun.keys.api_keys_revoke`` sends ``key.revoked`` there after commit, which
@@ -47,12 +53,14 @@ import json
 import logging
 import math
 import uuid
+from datetime import datetime
 from typing import cast
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.http import HttpRequest
+from django.utils import timezone
 from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 
@@ -167,6 +175,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         self.principal: ApiKeyPrincipal | None = None
         self.chat_id: int | None = None
         self.chat_uuid: uuid.UUID | None = None
+        self.expires_at: datetime | None = None
         self.group: str | None = None
         self.key_group: str | None = None
         self.connection_id: str | None = None
@@ -212,6 +221,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_NOT_FOUND)
             return
         self.principal, self.chat_id, self.chat_uuid = principal, chat.pk, chat.uuid
+        self.expires_at = chat.expires_at
         await self.accept()
         self.accepted = True
         await self.send_json({"type": "connected", "chat": str(self.chat_uuid)})
@@ -248,13 +258,26 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def _heartbeat_loop(self) -> None:
         interval = presence.heartbeat_interval()
         while True:
-            await asyncio.sleep(interval)
+            await asyncio.sleep(self._until_next_beat(interval))
             if not await self._refresh():
                 return  # closing: the chat or the key is gone
+
+    def _until_next_beat(self, interval: float) -> float:
+        """Seconds to the next beat: ``interval``, or less to wake at the expiry."""
+        if self.expires_at is None:
+            return interval
+        left = (self.expires_at - timezone.now()).total_seconds()
+        return min(interval, max(left, 0.0) + 0.01)
+
+    def _expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
 
     async def _refresh(self) -> bool:
         """Refresh presence; close the socket when the chat or the key is gone."""
         if self.connection_id is None or self.chat_id is None or self.principal is None:
+            return False
+        if self._expired():
+            await self._chat_gone()
             return False
         try:
             state = await database_sync_to_async(_beat)(
@@ -365,6 +388,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def _may_deliver(self) -> bool:
         """Whether the socket's key is still valid; closes it (4401) when not."""
         if not self.accepted or self.closing or self.principal is None:
+            return False
+        if self._expired():
+            await self._chat_gone()
             return False
         try:
             valid = await database_sync_to_async(_key_valid)(self.principal.api_key.pk)

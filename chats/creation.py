@@ -7,14 +7,20 @@ Anything else is :class:`~neptun.exceptions.CollectionNotFound`, which each dial
 answers exactly as it answers an unknown collection id in the body. It raises domain
 exceptions only; the dialects map them to their shape.
 
+A chat created with ``temporary`` gets its expiry from the owner's tenant's retention
+policy (:func:`chats.retention.temporary_expiry`); from then on it is gone for every
+reader, and the next retention run removes it with its files.
+
 (The WebSocket consumer creates no chat: it connects to an existing one.)
 """
 
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils import timezone
 
 from chats.models import Chat, ConversationType
+from chats.retention import temporary_expiry
 from collections_app.models import Collection
 from collections_app.selectors import collection_usable_by
 from neptun.exceptions import CollectionNotFound, GlobalCollectionRequired
@@ -43,6 +49,7 @@ def chat_create(
     conversation_type: str | None,
     collection: Collection | int | None = None,
     require_global_collection: bool = False,
+    temporary: bool = False,
 ) -> Chat:
     """Create a chat of ``owner``, linked to ``collection`` when one is given.
 
@@ -50,7 +57,8 @@ def chat_create(
     With ``require_global_collection`` a ``global_collection`` conversation must link
     a global collection (:class:`GlobalCollectionRequired` otherwise): the
     conversations dialect's contract; the other dialects never required it.
-    Nothing is written when either is raised.
+    Nothing is written when either is raised. ``temporary``: the chat expires as the
+    owner's retention policy says (see the module docstring).
     """
     linked = usable_collection(owner=owner, collection=collection)
     if (
@@ -61,6 +69,13 @@ def chat_create(
         raise GlobalCollectionRequired(
             "A global_collection conversation needs a global collection", field="collection"
         )
+    now = timezone.now()
     return Chat.objects.create(
-        owner=owner, title=title, conversation_type=conversation_type, collection=linked
+        owner=owner,
+        title=title,
+        conversation_type=conversation_type,
+        collection=linked,
+        created_at=now,
+        temporary=temporary,
+        expires_at=temporary_expiry(owner=owner, now=now) if temporary else None,
     )

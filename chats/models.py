@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
@@ -13,6 +14,23 @@ class ConversationType(models.TextChoices):
     REGULAR = "regular", "Regular chat"
     USER_FILES = "user_files", "Chat with user files"
     GLOBAL_COLLECTION = "global_collection", "Chat with a global collection"
+
+
+class ChatQuerySet(models.QuerySet["Chat"]):
+    def visible(self, *, now: datetime | None = None) -> ChatQuerySet:
+        """The chats that exist for readers: all but the expired temporary chats.
+
+        An expired temporary chat is gone for every reader (lists, gets, exports,
+        sockets) from its expiry on, even before the next retention run removes its
+        rows; every reader selects its chats through this method. Deletions do not:
+        the retention run finds the expired chats with :meth:`expired`.
+        """
+        moment = now or timezone.now()
+        return self.filter(models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=moment))
+
+    def expired(self, *, now: datetime | None = None) -> ChatQuerySet:
+        """Temporary chats whose expiry has come (what a retention run deletes)."""
+        return self.filter(expires_at__lte=now or timezone.now())
 
 
 class Chat(models.Model):
@@ -37,9 +55,24 @@ class Chat(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
+    #: Created with ``"temporary": true``: it expires ``temporary_hours`` (the owner's
+    #: tenant's retention policy at creation) after it was created.
+    temporary = models.BooleanField(default=False)
+    #: When a temporary chat stops existing for readers; NULL: never (a regular chat,
+    #: or a temporary one under a policy that keeps temporary chats forever).
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ChatQuerySet.as_manager()
 
     class Meta:
-        indexes = [models.Index(fields=["owner", "conversation_type"])]
+        indexes = [
+            models.Index(fields=["owner", "conversation_type"]),
+            models.Index(
+                fields=["expires_at"],
+                name="chats_chat_expiring",
+                condition=models.Q(expires_at__isnull=False),
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.title or str(self.uuid)

@@ -58,3 +58,14 @@ def resume_deletion_jobs() -> list[int]:
     from neptun import admin_jobs
 
     return admin_jobs.resume_stale()
+
+
+@task
+def apply_retention() -> dict[str, Any]:
+    """Apply every tenant's retention policy (hourly by default: ``RETENTION_INTERVAL``):
+    expired temporary chats, inactive conversations, old deletion records. Two workers
+    running it at once delete each chat once (:mod:`chats.retention`)."""
+    from chats import retention
+
+    report = retention.retention_apply(dry_run=False)
+    return {"counts": dict(report.counts)}

@@ -69,6 +69,7 @@ from chats.models import Chat, ChatConnection, Message
 from chats.services import ConversationFlags, DeletionContext, DeletionResult
 from collections_app.models import Collection, File
 from neptun import admin_jobs
+from neptun.admin_retention import erase_users
 from neptun.client_address import client_address
 from neptun.keys import api_keys_revoke
 from neptun.models import AccessToken, ApiKey, DeletionRecord, Tenant, User
@@ -722,7 +723,7 @@ class UserAdmin(ServiceDeletionAdmin, DjangoUserAdmin):
     search_fields = ("email", "tenant__name")
     ordering = ("email",)
     raw_id_fields = ("tenant",)
-    actions = ["delete_selected", "delete_conversations"]
+    actions = ["delete_selected", "delete_conversations", erase_users]
 
     def deletion_spec(self) -> DeletionSpec:
         return DeletionSpec(

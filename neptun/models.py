@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import uuid
 from datetime import timedelta
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
@@ -143,11 +144,23 @@ class DeletionRecord(models.Model):
         API = "api", "API"
         ADMIN = "admin", "Admin"
         COMMAND = "command", "Management command"
+        RETENTION = "retention", "Retention policy"
 
     actor = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.DB_SET_NULL, related_name="+"
     )
     actor_email = models.CharField(max_length=254, blank=True)
+    #: The keyed hash (:func:`neptun.erasure.email_hash`) of the actor's email once
+    #: that user was erased: ``actor_email`` is emptied then, and this answers
+    #: "did this address act here?" without keeping the address.
+    actor_email_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    #: The tenant whose data the deletion removed, where the door knows it (retention
+    #: runs, erasures); a tenant's retention policy prunes its own records by it.
+    tenant = models.ForeignKey(
+        Tenant, null=True, blank=True, on_delete=models.DB_SET_NULL, related_name="+"
+    )
+    #: The retention policy a retention run applied (its values, as the run saw them).
+    policy = models.JSONField(null=True, blank=True)
     interface = models.CharField(max_length=16, choices=Interface.choices)
     endpoint = models.CharField(max_length=300, blank=True)
     remote_addr = models.GenericIPAddressField(null=True, blank=True)
@@ -186,3 +199,68 @@ class DeletionRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.interface} {self.endpoint} by {self.actor_email or 'system'}"
+
+
+class RetentionPolicy(models.Model):
+    """A tenant's retention policy; a tenant without one follows the instance default
+    (``RETENTION_*`` settings). Each limit may be NULL: keep forever.
+
+    Applied only by retention runs (:mod:`chats.retention`), never in the request
+    that changes it.
+    """
+
+    tenant = models.OneToOneField(
+        Tenant, on_delete=models.DB_CASCADE, related_name="retention_policy"
+    )
+    #: Conversations with no message (or, when empty, no creation) for more than
+    #: this many days are deleted.
+    inactive_days = models.PositiveIntegerField(null=True, blank=True)
+    #: The conversation types ``inactive_days`` applies to (``regular``,
+    #: ``user_files``, ``global_collection``, ``null``); NULL: every type.
+    conversation_types = models.JSONField(null=True, blank=True)
+    #: Hours a temporary chat lives, counted from its creation.
+    temporary_hours = models.PositiveIntegerField(null=True, blank=True)
+    #: Deletion records older than this many days are pruned.
+    record_days = models.PositiveIntegerField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "retention policies"
+
+    def __str__(self) -> str:
+        return f"retention policy of {self.tenant}"
+
+
+class Erasure(models.Model):
+    """The receipt of a user's erasure (:mod:`neptun.erasure`).
+
+    It keeps no personal data of the erased person: not the user's id, not the
+    email — only its keyed hash, so that "was this address erased?" can be answered.
+    ``status`` is ``pending`` while the outbox still holds blobs of the user's files
+    to remove, then ``complete``.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        COMPLETE = "complete", "Complete"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(
+        Tenant, null=True, blank=True, on_delete=models.DB_SET_NULL, related_name="+"
+    )
+    email_hash = models.CharField(max_length=64, db_index=True)
+    record = models.ForeignKey(
+        DeletionRecord, null=True, blank=True, on_delete=models.DB_SET_NULL, related_name="+"
+    )
+    interface = models.CharField(max_length=16, choices=DeletionRecord.Interface.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    counts = models.JSONField(default=dict)
+    verification = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"erasure {self.id} ({self.status})"

@@ -386,6 +386,22 @@ def add_links(result: dict[str, Any], generator, request, public) -> dict[str, A
     return result
 
 
+#: Fields a chat's body has only when the chat is temporary
+#: (:class:`neptun.api.common.TemporaryChatFieldsMixin`).
+TEMPORARY_CHAT_FIELDS = ("temporary", "expires_at")
+
+
+def optional_temporary_fields(result: dict[str, Any], generator, request, public) -> dict[str, Any]:
+    """A chat's ``temporary`` and ``expires_at`` are read-only but not always there:
+    not required in the chat components (drf-spectacular requires read-only fields)."""
+    for component in result.get("components", {}).get("schemas", {}).values():
+        properties = component.get("properties", {})
+        if all(name in properties for name in TEMPORARY_CHAT_FIELDS):
+            required = [n for n in component.get("required", []) if n not in TEMPORARY_CHAT_FIELDS]
+            component["required"] = required
+    return result
+
+
 # --------------------------------------------------------------------------- security schemes
 
 

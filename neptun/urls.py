@@ -20,7 +20,9 @@ urlpatterns = [
     path("api/docs/", DocsView.as_view(url_name="schema"), name="docs"),
     # Dialect 1: cookie session (``neptun-session``), Neptun error bodies.
     path("api/", include("neptun.api.session.urls")),
-    # Dialect 2: tenant API keys (``X-API-Key``), ``{"detail": ...}`` errors.
+    # Dialect 2: tenant API keys (``X-API-Key``), ``{"detail": ...}`` errors; retention
+    # and erasure first (the chat URLs end with a catch-all 404).
+    path("api/v1/", include("neptun.api.v1.privacy_urls")),
     path("api/v1/", include("neptun.api.v1.urls")),
     # Dialect 3: bearer tokens, FastAPI-style 422 bodies.
     path("api/", include("neptun.api.conversations.urls")),

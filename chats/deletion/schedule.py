@@ -43,12 +43,23 @@ def _periodic() -> dict[str, Periodic]:
             needed=effects.anything_due,
         ),
         "orphan-sweep": Periodic(tasks.sweep_orphans, lambda: settings.ORPHAN_SWEEP_INTERVAL),
+        "retention": Periodic(
+            tasks.apply_retention,
+            lambda: settings.RETENTION_INTERVAL,
+            needed=_retention_due,
+        ),
         "resume-deletion-jobs": Periodic(
             tasks.resume_deletion_jobs,
             lambda: settings.DELETION_JOB_STALE_AFTER // 2,
             needed=_any_stale_job,
         ),
     }
+
+
+def _retention_due() -> bool:
+    from chats import retention
+
+    return retention.anything_due()
 
 
 def _any_stale_job() -> bool:

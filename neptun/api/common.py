@@ -8,6 +8,7 @@ from typing import cast
 import django_filters
 from django import forms
 from django_filters.fields import IsoDateTimeField
+from rest_framework import serializers
 from rest_framework.request import Request
 
 from chats.services import DeletionContext
@@ -67,3 +68,27 @@ class UtcIsoDateTimeField(IsoDateTimeField):
 
 class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UtcIsoDateTimeField
+
+
+class JsonBooleanField(serializers.BooleanField):
+    """A JSON ``true`` or ``false`` and nothing else: ``"false"`` or ``0`` for a flag
+    such as ``temporary`` is a client's mistake to report, not to guess at."""
+
+    default_error_messages = {"invalid": "Must be a JSON boolean (true or false)."}
+
+    def to_internal_value(self, data: object) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
+class TemporaryChatFieldsMixin:
+    """``temporary`` and ``expires_at`` on a chat's representation only when the chat
+    is temporary: a regular chat's body stays what clients have always received."""
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)  # type: ignore[misc]
+        if not getattr(instance, "temporary", False):
+            data.pop("temporary", None)
+            data.pop("expires_at", None)
+        return data

@@ -271,6 +271,33 @@ ORPHAN_SWEEP_INTERVAL = env.int("ORPHAN_SWEEP_INTERVAL", default=86400)
 DELETION_JOB_THRESHOLD = env.int("DELETION_JOB_THRESHOLD", default=100_000)
 DELETION_JOB_STALE_AFTER = env.int("DELETION_JOB_STALE_AFTER", default=300)
 
+
+def _limit(name: str, default: int | None) -> int | None:
+    """A retention limit from the environment: a positive whole number, or
+    ``forever`` (also an empty value) to keep data forever."""
+    raw = env.str(name, default="" if default is None else str(default)).strip().lower()
+    if raw in ("", "forever"):
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise ImproperlyConfigured(f"{name} must be a positive whole number or 'forever'.")
+    return int(raw)
+
+
+# The instance's retention policy (chats/retention.py), for tenants without their own:
+# conversations with no activity for RETENTION_INACTIVE_DAYS days (of the types in
+# RETENTION_CONVERSATION_TYPES; empty: every type) are deleted, temporary chats expire
+# RETENTION_TEMPORARY_HOURS hours after their creation, deletion records are pruned
+# after RETENTION_RECORD_DAYS days. Each may be "forever" (the default, except 720
+# hours for temporary chats). The worker applies the policies every
+# RETENTION_INTERVAL seconds (0: never; `manage.py apply_retention` does it by hand),
+# RETENTION_BATCH_CHATS chats a transaction.
+RETENTION_INACTIVE_DAYS = _limit("RETENTION_INACTIVE_DAYS", None)
+RETENTION_CONVERSATION_TYPES = env.list("RETENTION_CONVERSATION_TYPES", default=[])
+RETENTION_TEMPORARY_HOURS = _limit("RETENTION_TEMPORARY_HOURS", 720)
+RETENTION_RECORD_DAYS = _limit("RETENTION_RECORD_DAYS", None)
+RETENTION_INTERVAL = env.int("RETENTION_INTERVAL", default=3600)
+RETENTION_BATCH_CHATS = env.int("RETENTION_BATCH_CHATS", default=500)
+
 # Seconds a WebSocket presence record counts without a fresh heartbeat.
 CHAT_CONNECTION_TTL = env.int("CHAT_CONNECTION_TTL", default=60)
 
@@ -352,6 +379,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "neptun.schema.add_links",
+        "neptun.schema.optional_temporary_fields",
     ],
 }
 

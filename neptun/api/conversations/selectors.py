@@ -12,11 +12,20 @@ from neptun.models import User
 
 
 def chats_of(user: User) -> QuerySet[Chat]:
-    return Chat.objects.filter(owner=user).order_by("-created_at", "-id")
+    """The user's chats; an expired temporary chat is none of them."""
+    return Chat.objects.visible().filter(owner=user).order_by("-created_at", "-id")
 
 
 def files_of(user: User) -> QuerySet[File]:
-    return File.objects.filter(owner=user).order_by("-created_at", "-id")
+    """The user's files, but not those uploaded in an expired temporary chat that
+    belong to no collection: they go with the chat, and are gone with it for readers
+    before the retention run removes them."""
+    expired = Chat.objects.expired().values("pk")
+    return (
+        File.objects.filter(owner=user)
+        .exclude(chat_id__in=expired, collection__isnull=True)
+        .order_by("-created_at", "-id")
+    )
 
 
 def collections_visible_to(user: User) -> QuerySet[Collection]:
@@ -25,7 +34,7 @@ def collections_visible_to(user: User) -> QuerySet[Collection]:
 
 
 def own_chat(user: User, chat_id: int) -> Chat | None:
-    return Chat.objects.filter(pk=chat_id, owner=user).first()
+    return chats_of(user).filter(pk=chat_id).first()
 
 
 def own_collection(user: User, collection_id: int) -> Collection | None:

@@ -15,6 +15,7 @@ from rest_framework import serializers
 from chats.models import Chat, ConversationType
 from collections_app.models import Collection, File
 from neptun import uploads
+from neptun.api.common import JsonBooleanField, TemporaryChatFieldsMixin
 from neptun.exceptions import CollectionNotFound, GlobalCollectionRequired
 
 from . import selectors
@@ -41,7 +42,7 @@ class RejectUnknownFieldsMixin(_SerializerBase):
 
 
 @extend_schema_serializer(component_name="ConversationsChat")
-class ChatSerializer(serializers.ModelSerializer):
+class ChatSerializer(TemporaryChatFieldsMixin, serializers.ModelSerializer):
     collection_id = serializers.IntegerField(allow_null=True, read_only=True)
 
     class Meta:
@@ -54,6 +55,8 @@ class ChatSerializer(serializers.ModelSerializer):
             "collection_id",
             "created_at",
             "updated_at",
+            "temporary",
+            "expires_at",
         ]
         read_only_fields = fields
 
@@ -98,6 +101,8 @@ class ChatCreateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
         default=ConversationType.REGULAR,
     )
     collection_id = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    #: The chat expires as the user's tenant's retention policy says.
+    temporary = JsonBooleanField(required=False, default=False)
 
     def validate(self, attrs):
         attrs = super().validate(attrs)

@@ -47,7 +47,7 @@ def path_user(*, actor: User, user_id: str) -> User:
 
 
 def chat_list(*, owner: User) -> QuerySet[Chat]:
-    return Chat.objects.filter(owner=owner).order_by("-created_at", "-id")
+    return Chat.objects.visible().filter(owner=owner).order_by("-created_at", "-id")
 
 
 def chat_get(*, owner: User, chat_id: object) -> Chat:
@@ -76,6 +76,8 @@ def project_get(*, owner: User, project_id: object) -> Project:
 
 def project_chat_list(*, project: Project) -> QuerySet[Chat]:
     """The project owner's chats linked to the project."""
-    return Chat.objects.filter(owner_id=project.owner_id, project_links__project=project).order_by(
-        "-created_at", "-id"
+    return (
+        Chat.objects.visible()
+        .filter(owner_id=project.owner_id, project_links__project=project)
+        .order_by("-created_at", "-id")
     )

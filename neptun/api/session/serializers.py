@@ -21,6 +21,7 @@ from rest_framework import serializers
 
 from chats.creation import usable_collection
 from chats.models import Chat, ConversationType, Message
+from neptun.api.common import JsonBooleanField, TemporaryChatFieldsMixin
 from neptun.exceptions import CollectionNotFound, InvalidInput
 from neptun.models import User
 from projects.models import Project
@@ -168,7 +169,7 @@ class LoginSerializer(serializers.Serializer):
 
 
 class ChatCreateSerializer(serializers.Serializer):
-    """``{"title"?, "conversation_type"?, "collection"?}``.
+    """``{"title"?, "conversation_type"?, "collection"?, "temporary"?}``.
 
     ``conversation_type`` defaults to ``regular`` and may be ``null``;
     ``collection`` must be one of the owner's collections or a global one of the
@@ -185,6 +186,7 @@ class ChatCreateSerializer(serializers.Serializer):
         default=ConversationType.REGULAR,
     )
     collection = StrictIdField(required=False, allow_null=True, default=None)
+    temporary = JsonBooleanField(required=False, default=False)
 
     def validate_collection(self, value: int | None):
         if value is None:
@@ -228,7 +230,7 @@ class UserSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ChatSerializer(serializers.ModelSerializer):
+class ChatSerializer(TemporaryChatFieldsMixin, serializers.ModelSerializer):
     collection = serializers.IntegerField(source="collection_id", allow_null=True, read_only=True)
 
     class Meta:
@@ -241,6 +243,8 @@ class ChatSerializer(serializers.ModelSerializer):
             "collection",
             "created_at",
             "updated_at",
+            "temporary",
+            "expires_at",
         ]
         read_only_fields = fields
 

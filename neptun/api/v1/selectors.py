@@ -36,8 +36,9 @@ def tenant_users(*, tenant: Tenant) -> QuerySet[User]:
 
 
 def tenant_chats(*, tenant: Tenant) -> QuerySet[Chat]:
-    """Chats a tenant's key reaches: those of the tenant's users."""
-    return Chat.objects.filter(owner__tenant=tenant)
+    """Chats a tenant's key reaches: those of the tenant's users (an expired
+    temporary chat is none of them)."""
+    return Chat.objects.visible().filter(owner__tenant=tenant)
 
 
 def chat_get(*, tenant: Tenant, chat_uuid: object) -> Chat:

@@ -11,11 +11,12 @@ from rest_framework import serializers
 
 from chats.models import Chat, ConversationType, Message
 from collections_app.models import File
+from neptun.api.common import JsonBooleanField, TemporaryChatFieldsMixin
 from neptun.models import Tenant, User
 
 
 @extend_schema_serializer(component_name="V1Chat")
-class ChatOutSerializer(serializers.ModelSerializer):
+class ChatOutSerializer(TemporaryChatFieldsMixin, serializers.ModelSerializer):
     id = serializers.UUIDField(source="uuid", read_only=True)
     user = serializers.IntegerField(source="owner_id", read_only=True)
     user_email = serializers.EmailField(source="owner.email", read_only=True)
@@ -31,15 +32,19 @@ class ChatOutSerializer(serializers.ModelSerializer):
             "collection",
             "created_at",
             "updated_at",
+            "temporary",
+            "expires_at",
         ]
         read_only_fields = fields
 
 
 @extend_schema_serializer(component_name="V1ChatCreate")
 class ChatCreateSerializer(serializers.Serializer):
-    """``{"user": <id> | "user_email": "...", "title", "conversation_type", "collection"}``.
+    """``{"user": <id> | "user_email": "...", "title", "conversation_type", "collection",
+    "temporary"}``.
 
     ``collection``: one of the user's collections or a global one of this tenant.
+    ``temporary``: the chat expires as the tenant's retention policy says.
     """
 
     user = serializers.IntegerField(required=False, min_value=1)
@@ -52,6 +57,7 @@ class ChatCreateSerializer(serializers.Serializer):
         default=ConversationType.REGULAR,
     )
     collection = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    temporary = JsonBooleanField(required=False, default=False)
 
     def __init__(self, *args, tenant: Tenant | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)

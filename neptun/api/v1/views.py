@@ -120,6 +120,7 @@ class ChatListApi(V1ListApi):
                 title=data["title"],
                 conversation_type=data["conversation_type"],
                 collection=data["collection"],
+                temporary=data["temporary"],
             )
         except CollectionNotFound:
             raise ValidationError(COLLECTION_NOT_FOUND) from None
