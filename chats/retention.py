@@ -41,6 +41,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from chats.deletion import audit
 from chats.models import BlobRemoval, Chat, ChatQuerySet, ConversationType, Message
 from chats.services import DeletionContext, chats_delete, chats_delete_preview
 from neptun.exceptions import InvalidInput
@@ -349,11 +350,8 @@ def _delete_batch(scope: Scope, now: datetime, report: ScopeReport) -> int:
         ids = list(due.values_list("id", flat=True)[: _batch_size()])
         if not ids:
             return 0
-        record = DeletionRecord.objects.create(
-            interface=DeletionRecord.Interface.RETENTION,
-            endpoint=_endpoint(scope),
-            tenant=scope.tenant,
-            policy=scope.policy.as_dict(),
+        record = audit.write_retention(
+            endpoint=_endpoint(scope), tenant=scope.tenant, policy=scope.policy.as_dict()
         )
         ctx = DeletionContext(
             actor=None,
@@ -383,8 +381,7 @@ def _prune_records(scope: Scope, now: datetime, report: ScopeReport) -> None:
                 break
             pruned += DeletionRecord.objects.filter(pk__in=ids).delete()[0]
     if pruned:
-        record = DeletionRecord.objects.create(
-            interface=DeletionRecord.Interface.RETENTION,
+        record = audit.write_retention(
             endpoint=f"{_endpoint(scope)}: deletion records",
             tenant=scope.tenant,
             policy=scope.policy.as_dict(),

@@ -39,7 +39,7 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from chats.deletion import effects
+from chats.deletion import audit, effects
 from chats.services import DeletionContext, users_delete, users_delete_preview
 from neptun.exceptions import NotFound
 from neptun.models import DeletionRecord, Erasure, User
@@ -129,11 +129,9 @@ def user_erase(*, user: User, ctx: DeletionContext) -> Erasure:
         if not User.objects.select_for_update().filter(pk=user_id).exists():
             raise NotFound("User not found")
         result = users_delete(users=User.objects.filter(pk=user_id), ctx=ctx)
-        DeletionRecord.objects.filter(actor_email__iexact=email).update(
-            actor_email="", actor_email_hash=hashed
-        )
+        audit.forget_actor(email=email, email_hash=hashed)
         if result.record_id is not None:
-            DeletionRecord.objects.filter(pk=result.record_id).update(tenant=tenant)
+            audit.set_tenant(record_id=result.record_id, tenant=tenant)
         LogEntry.objects.filter(
             content_type=ContentType.objects.get_for_model(User), object_id=str(user_id)
         ).delete()

@@ -20,7 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from chats.deletion.result import COUNT_KINDS, DeletionContext, DeletionResult
-from neptun.models import DeletionRecord
+from neptun.models import DeletionRecord, Tenant
 
 logger = logging.getLogger("neptun.deletion")
 
@@ -98,6 +98,37 @@ def add_blob_outcome(
         errors.extend(given_up.values())
         record.counts, record.errors = counts, errors
         record.save(update_fields=["counts", "errors"])
+
+
+def write_retention(
+    *,
+    endpoint: str,
+    tenant: Tenant | None,
+    policy: dict[str, Any],
+    counts: dict[str, Any] | None = None,
+) -> DeletionRecord:
+    """The record of a retention run's batch (interface ``retention``), naming the
+    tenant and the policy it applied; the batch's deletion fills its counts."""
+    return DeletionRecord.objects.create(
+        interface=DeletionRecord.Interface.RETENTION,
+        endpoint=endpoint[:300],
+        tenant=tenant,
+        policy=policy,
+        counts=counts or {},
+    )
+
+
+def forget_actor(*, email: str, email_hash: str) -> int:
+    """Replace an erased person's email on every record that names them as actor by
+    its keyed hash; how many records changed."""
+    return DeletionRecord.objects.filter(actor_email__iexact=email).update(
+        actor_email="", actor_email_hash=email_hash
+    )
+
+
+def set_tenant(*, record_id: int, tenant: Tenant | None) -> None:
+    """Name the tenant a record belongs to (an erasure's, whose user row is gone)."""
+    DeletionRecord.objects.filter(pk=record_id).update(tenant=tenant)
 
 
 # --------------------------------------------------------------------------- jobs
