@@ -142,7 +142,7 @@ def run_by_owner(
     deleted = engine.execute(plan=planned.plan, children=planned.children)
     names_of: dict[int, list[str]] = {owner: [] for owner in owners}
     for name in deleted.blob_names:
-        names_of.setdefault(blobs[name], []).append(name)
+        names_of[blobs[name]].append(name)
     results = [by_owner.get(owner, DeletionResult()) for owner in owners]
     for owner, result in zip(owners, results, strict=True):
         result.counts["blobs"] = len(names_of[owner])
