@@ -140,7 +140,7 @@ def users_conversations_delete(
     that user's counts (see :mod:`.grouped`; the collection rule for many users is
     :func:`.rules.users_conversations`)."""
     owners = list(users.order_by("pk").values_list("pk", flat=True))
-    scope = rules.users_conversations(users=User.objects.filter(pk__in=owners), flags=flags)
+    scope = rules.users_conversations(users=users, flags=flags)
     return grouped.run_by_owner(scope=scope, owners=owners, ctx=ctx, progress=progress)
 
 

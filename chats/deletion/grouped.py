@@ -137,6 +137,8 @@ def run_by_owner(
     deleting that owner's conversations alone would record it."""
     planned = engine.plan(scope=scope)
     by_owner = owner_counts(planned.plan)
+    # An owner the selection gained since ``owners`` was read still gets its record.
+    owners = [*owners, *sorted(set(by_owner) - set(owners))]
     blobs = blob_owners(planned.plan)
     connected = _connected(planned.plan.chat_ids)
     deleted = engine.execute(plan=planned.plan, children=planned.children)

@@ -195,3 +195,28 @@ def test_statements_do_not_grow_with_the_number_of_users():
     DeletionRecord.objects.all().delete()
     many = _statements(20)
     assert many == few
+
+
+def test_a_blob_storage_refuses_is_reported_on_its_owners_record(monkeypatch):
+    a, b = sorted([UserFactory(), UserFactory()], key=lambda u: u.pk)
+    refused = FileFactory(owner=b, chat=ChatFactory(owner=b)).blob.name
+    FileFactory(owner=a, chat=ChatFactory(owner=a))
+    real_delete = default_storage.delete
+
+    def refuse(name):
+        if name == refused:
+            raise PermissionError("storage refused")
+        real_delete(name)
+
+    monkeypatch.setattr(default_storage, "delete", refuse)
+    users = User.objects.filter(pk__in=[a.pk, b.pk])
+    first, second = services.users_conversations_delete(users=users, flags=ALL, ctx=ctx())
+    monkeypatch.undo()
+
+    assert first.errors == [] and first.counts["blobs"] == 1
+    assert [error["blob"] for error in second.errors] == [refused]
+    assert second.counts["blobs"] == 0
+    record = DeletionRecord.objects.get(pk=second.record_id)
+    assert record.counts["blobs"] == 0 and record.errors[0]["blob"] == refused
+    assert DeletionRecord.objects.get(pk=first.record_id).errors == []
+    assert default_storage.exists(refused)
