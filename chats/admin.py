@@ -14,7 +14,6 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from chats import services
 from chats.deletion import rules
 from chats.models import (
     BlobRemoval,
@@ -24,18 +23,8 @@ from chats.models import (
     Message,
     ScheduledJob,
 )
-from chats.services import DeletionResult
-from neptun.admin import (
-    DeletionSpec,
-    OwnerFilter,
-    ReadOnlyAdmin,
-    ServiceDeletionAdmin,
-    can_purge_orphans,
-)
-
-
-def _chats_kept(chats: QuerySet[Chat], options: Any, preview: DeletionResult) -> rules.Kept:
-    return rules.chats_kept(chats)
+from neptun.admin import OwnerFilter, ReadOnlyAdmin, can_purge_orphans
+from neptun.admin_deletion import AdminDeletion, ServiceDeletionAdmin
 
 
 class ConversationTypeFilter(admin.SimpleListFilter):
@@ -84,15 +73,13 @@ class ChatAdmin(ServiceDeletionAdmin):
     def message_count(self, obj: Chat) -> int:
         return obj.messages.count()
 
-    def deletion_spec(self) -> DeletionSpec:
-        return DeletionSpec(
-            verb="Delete",
-            intro="Each chat goes with its messages, project links, live-connection records "
-            "and the files uploaded in it that belong to no collection (blobs included).",
-            preview=lambda qs, o: services.chats_delete_preview(chats=qs),
-            kept=_chats_kept,
-            execute=lambda qs, o, ctx: [services.chats_delete(chats=qs, ctx=ctx)],
-        )
+    deletion = AdminDeletion(
+        door="chats_delete",
+        argument="chats",
+        kept=rules.chats_kept,
+        intro="Each chat goes with its messages, project links, live-connection records "
+        "and the files uploaded in it that belong to no collection (blobs included).",
+    )
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None):
         extra = {**(extra_context or {}), "can_purge": can_purge_orphans(request)}

@@ -29,6 +29,8 @@ from chats.deletion import (
     projects_delete_preview,
     tenants_delete,
     tenants_delete_preview,
+    users_conversations_delete,
+    users_conversations_delete_preview,
     users_delete,
     users_delete_preview,
 )
@@ -59,6 +61,8 @@ __all__ = [
     "projects_delete_preview",
     "tenants_delete",
     "tenants_delete_preview",
+    "users_conversations_delete",
+    "users_conversations_delete_preview",
     "users_delete",
     "users_delete_preview",
 ]

@@ -17,22 +17,11 @@ from django.contrib import admin
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 
-from chats import services
 from chats.deletion import rules
-from chats.services import DeletionResult
 from collections_app.models import Collection, File
-from neptun.admin import DeletionSpec, OwnerFilter, ServiceDeletionAdmin
+from neptun.admin import OwnerFilter
+from neptun.admin_deletion import AdminDeletion, ServiceDeletionAdmin
 from neptun.models import Tenant
-
-
-def _collections_kept(
-    collections: QuerySet[Collection], options: Any, preview: DeletionResult
-) -> rules.Kept:
-    return rules.collections_kept(collections)
-
-
-def _files_kept(files: QuerySet[File], options: Any, preview: DeletionResult) -> rules.Kept:
-    return rules.files_kept(files)
 
 
 class CollectionTenantFilter(admin.SimpleListFilter):
@@ -87,15 +76,13 @@ class CollectionAdmin(ServiceDeletionAdmin):
     def file_count(self, obj: Collection) -> int:
         return obj.file_count  # type: ignore[attr-defined]
 
-    def deletion_spec(self) -> DeletionSpec:
-        return DeletionSpec(
-            verb="Delete",
-            intro="Each collection goes with its files and their blobs. Chats linked to it "
-            "stay and lose the link.",
-            preview=lambda qs, o: services.collections_delete_preview(collections=qs),
-            kept=_collections_kept,
-            execute=lambda qs, o, ctx: [services.collections_delete(collections=qs, ctx=ctx)],
-        )
+    deletion = AdminDeletion(
+        door="collections_delete",
+        argument="collections",
+        kept=rules.collections_kept,
+        intro="Each collection goes with its files and their blobs. Chats linked to it "
+        "stay and lose the link.",
+    )
 
 
 @admin.register(File)
@@ -123,12 +110,10 @@ class FileAdmin(ServiceDeletionAdmin):
     raw_id_fields = ("owner", "chat", "collection")
     show_full_result_count = False
 
-    def deletion_spec(self) -> DeletionSpec:
-        return DeletionSpec(
-            verb="Delete",
-            intro="The file rows go, then their blobs in storage once the deletion has "
-            "committed. Their chats and collections stay.",
-            preview=lambda qs, o: services.files_delete_preview(files=qs),
-            kept=_files_kept,
-            execute=lambda qs, o, ctx: [services.files_delete(files=qs, ctx=ctx)],
-        )
+    deletion = AdminDeletion(
+        door="files_delete",
+        argument="files",
+        kept=rules.files_kept,
+        intro="The file rows go, then their blobs in storage once the deletion has "
+        "committed. Their chats and collections stay.",
+    )

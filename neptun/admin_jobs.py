@@ -106,7 +106,7 @@ def run(record_id: int) -> dict[str, Any]:
 
     try:
         model = apps.get_model(job["model"])
-        spec = admin.site._registry[model].action_specs()[job["action"]]  # type: ignore[attr-defined]
+        deletion = admin.site._registry[model].deletions()[job["action"]]  # type: ignore[attr-defined]
         queryset = model._default_manager.filter(pk__in=job["ids"])
         actor_id = job.get("actor_id")
         ctx = DeletionContext(
@@ -117,7 +117,7 @@ def run(record_id: int) -> dict[str, Any]:
             record_id=record_id,
             progress=progress,
         )
-        results = spec.execute(queryset, job.get("options") or {}, ctx)
+        results = deletion.execute(queryset, job.get("options") or {}, ctx)
     except Exception as exc:
         logger.exception("deletion job %s failed", record_id)
         audit.job_failed(

@@ -14,17 +14,16 @@ from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
-from chats import services
 from chats.deletion import rules
-from chats.services import DeletionResult
-from neptun.admin import DeletionSpec, OwnerFilter, ReadOnlyAdmin, ServiceDeletionAdmin
+from neptun.admin import OwnerFilter, ReadOnlyAdmin
+from neptun.admin_deletion import AdminDeletion, DeletionForm, ServiceDeletionAdmin
 from projects.models import Project, ProjectChat
 
 LINKS_ONLY = "links"
 WITH_CHATS = "chats"
 
 
-class ProjectDeletionForm(forms.Form):
+class ProjectDeletionForm(DeletionForm):
     mode = forms.ChoiceField(
         label="Delete",
         choices=[
@@ -36,25 +35,9 @@ class ProjectDeletionForm(forms.Form):
         required=False,  # absent means links only: a missing field never widens a deletion
     )
 
-
-def _preview(projects: QuerySet[Project], options: dict[str, Any]) -> DeletionResult:
-    return services.projects_delete_preview(
-        projects=projects, with_chats=options.get("mode") == WITH_CHATS
-    )
-
-
-def _kept(
-    projects: QuerySet[Project], options: dict[str, Any], preview: DeletionResult
-) -> rules.Kept:
-    return rules.projects_kept(projects, with_chats=options.get("mode") == WITH_CHATS)
-
-
-def _execute(projects: QuerySet[Project], options: dict[str, Any], ctx) -> list[DeletionResult]:
-    return [
-        services.projects_delete(
-            projects=projects, with_chats=options.get("mode") == WITH_CHATS, ctx=ctx
-        )
-    ]
+    @classmethod
+    def keywords(cls, options: dict[str, Any]) -> dict[str, Any]:
+        return {"with_chats": options.get("mode") == WITH_CHATS}
 
 
 @admin.register(Project)
@@ -77,21 +60,19 @@ class ProjectAdmin(ServiceDeletionAdmin):
     def chat_count(self, obj: Project) -> int:
         return obj.chat_count  # type: ignore[attr-defined]
 
-    def deletion_spec(self) -> DeletionSpec:
-        return DeletionSpec(
-            verb="Delete",
-            intro="Choose whether the chats of these projects go too. Links only: the "
-            "projects and their links go, the chats stay. With their chats: each chat goes "
-            "with its messages, links and own files.",
-            form_class=ProjectDeletionForm,
-            choices=[
-                ("Links only", {"mode": LINKS_ONLY}),
-                ("With their chats", {"mode": WITH_CHATS}),
-            ],
-            preview=_preview,
-            kept=_kept,
-            execute=_execute,
-        )
+    deletion = AdminDeletion(
+        door="projects_delete",
+        argument="projects",
+        kept=rules.projects_kept,
+        intro="Choose whether the chats of these projects go too. Links only: the "
+        "projects and their links go, the chats stay. With their chats: each chat goes "
+        "with its messages, links and own files.",
+        form=ProjectDeletionForm,
+        choices=[
+            ("Links only", {"mode": LINKS_ONLY}),
+            ("With their chats", {"mode": WITH_CHATS}),
+        ],
+    )
 
 
 @admin.register(ProjectChat)

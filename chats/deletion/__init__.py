@@ -8,6 +8,8 @@
   execute, record (a dry run counts instead);
 - :mod:`~chats.deletion.sql` — id sets (a list or a staged temporary table) and every
   database-specific branch;
+- :mod:`~chats.deletion.grouped` — one deletion over many owners with one record
+  per owner (the admin's conversations of several users);
 - :mod:`~chats.deletion.audit` — the only writer of ``DeletionRecord``;
 - :mod:`~chats.deletion.effects` — the outbox: blobs removed, sockets told, after commit;
 - :mod:`~chats.deletion.result` — ``DeletionContext``, ``DeletionResult``, the count keys;
@@ -33,6 +35,8 @@ from chats.deletion.api import (
     projects_delete_preview,
     tenants_delete,
     tenants_delete_preview,
+    users_conversations_delete,
+    users_conversations_delete_preview,
     users_delete,
     users_delete_preview,
 )
@@ -69,6 +73,8 @@ __all__ = [
     "projects_delete_preview",
     "tenants_delete",
     "tenants_delete_preview",
+    "users_conversations_delete",
+    "users_conversations_delete_preview",
     "users_delete",
     "users_delete_preview",
 ]

@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from chats.deletion import engine, rules, sql
+from chats.deletion import engine, grouped, rules, sql
 from chats.deletion.result import DeletionContext, DeletionResult, Progress
 from chats.deletion.rules import ConversationFlags
 from chats.models import Chat, ChatConnection
@@ -126,6 +126,29 @@ def conversations_delete(
 def conversations_delete_preview(*, user: User, flags: ConversationFlags) -> DeletionResult:
     """What :func:`conversations_delete` would remove; deletes nothing."""
     return engine.preview(scope=rules.conversations(user=user, flags=flags))
+
+
+def users_conversations_delete(
+    *,
+    users: QuerySet[User],
+    flags: ConversationFlags,
+    ctx: DeletionContext,
+    progress: Progress | None = None,
+) -> list[DeletionResult]:
+    """Delete the conversations of several users at once (the admin's action): one
+    deletion in one transaction, one result and record per user, in id order, with
+    that user's counts (see :mod:`.grouped`; the collection rule for many users is
+    :func:`.rules.users_conversations`)."""
+    owners = list(users.order_by("pk").values_list("pk", flat=True))
+    scope = rules.users_conversations(users=users, flags=flags)
+    return grouped.run_by_owner(scope=scope, owners=owners, ctx=ctx, progress=progress)
+
+
+def users_conversations_delete_preview(
+    *, users: QuerySet[User], flags: ConversationFlags
+) -> DeletionResult:
+    """What :func:`users_conversations_delete` would remove, all users together."""
+    return engine.preview(scope=rules.users_conversations(users=users, flags=flags))
 
 
 def projects_delete(

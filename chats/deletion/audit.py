@@ -11,7 +11,7 @@ state, progress and heartbeat, written here too.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -61,6 +61,25 @@ def write(
         remote_addr=ctx.remote_addr or None,
         counts=counts_json(result, extra=extra),
         errors=result.errors,
+    )
+
+
+def write_each(*, ctx: DeletionContext, results: Sequence[DeletionResult]) -> list[DeletionRecord]:
+    """One record per result, as :func:`write` would write each, in one statement
+    (a deletion that books its counts to several owners)."""
+    return DeletionRecord.objects.bulk_create(
+        [
+            DeletionRecord(
+                actor=ctx.actor if ctx.actor is not None and ctx.actor.pk else None,
+                actor_email=getattr(ctx.actor, "email", "") or "",
+                interface=ctx.interface,
+                endpoint=ctx.endpoint[:300],
+                remote_addr=ctx.remote_addr or None,
+                counts=counts_json(result),
+                errors=result.errors,
+            )
+            for result in results
+        ]
     )
 
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -124,6 +124,34 @@ def queue_blob_removals(
     if rows:
         BlobRemoval.objects.bulk_create(rows, batch_size=_chunk())
     return Queued(rows=rows, checked=checked)
+
+
+def queue_blob_removals_each(
+    *, names: Mapping[int, Iterable[str]], checked: bool = False
+) -> dict[int, Queued]:
+    """:func:`queue_blob_removals` for several records at once, one statement:
+    ``names`` by record id; what each record queued."""
+    now = timezone.now()
+    queued = {
+        record_id: Queued(
+            rows=[
+                BlobRemoval(
+                    name=name,
+                    record_id=record_id,
+                    claimed_until=_lease_end(now),
+                    created_at=now,
+                    counted=True,
+                )
+                for name in sorted({n for n in record_names if n})
+            ],
+            checked=checked,
+        )
+        for record_id, record_names in names.items()
+    }
+    rows = [row for each in queued.values() for row in each.rows]
+    if rows:
+        BlobRemoval.objects.bulk_create(rows, batch_size=_chunk())
+    return queued
 
 
 def queue_from_table(*, record_id: int, table: str, queued: Queued) -> None:
@@ -306,6 +334,42 @@ def carry_out_on_commit(*, record_id: int, queued: Queued, then: Callable[[Outco
 
     def committed() -> None:
         then(carry_out(record_id=record_id, queued=queued) if queued else Outcome())
+
+    transaction.on_commit(committed)
+
+
+def carry_out_each_on_commit(
+    *, queued: Mapping[int, Queued], then: Callable[[int, int, Outcome], None]
+) -> None:
+    """:func:`carry_out_on_commit` for the rows of several records (held in memory):
+    one pass over all of them after commit, then ``then(record_id, queued, outcome)``
+    for each record with that record's part of the outcome."""
+
+    def committed() -> None:
+        rows = [row for each in queued.values() for row in each.rows]
+        outcome = Outcome()
+        if rows:
+            try:
+                _attempt(rows, outcome, checked=all(each.checked for each in queued.values()))
+            except Exception:
+                logger.exception("outbox of deletions %s: left to the worker", sorted(queued))
+                outcome.errors.append(
+                    {
+                        "kind": "blob",
+                        "error": "blob removal was interrupted",
+                        "action": "the worker finishes it",
+                    }
+                )
+        record_of = {row.name: row.record_id for row in rows}
+        for record_id, each in queued.items():
+            part = Outcome(removed=len(outcome.removed_names.get(record_id, ())))
+            part.errors = [
+                error
+                for error in outcome.errors
+                if record_of.get(error.get("blob", "")) == record_id
+                or ("blob" not in error and each.rows)
+            ]
+            then(record_id, len(each), part)
 
     transaction.on_commit(committed)
 

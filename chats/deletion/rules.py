@@ -27,14 +27,13 @@ A :class:`Scope` is one such rule applied to a selection; the engine turns it in
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Exists, Model, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, Model, OuterRef, Q, QuerySet
 
 from chats.deletion import sql
-from chats.deletion.result import DeletionResult
 from chats.deletion.sql import IdSet
 from chats.models import Chat, ChatConnection, ConversationType, Message
 from collections_app.models import Collection, File
@@ -185,7 +184,7 @@ class ConversationFlags:
     delete_global_collection_conversations: bool = True
     delete_null_conversations: bool = True
 
-    def selected_chats(self, user: User) -> QuerySet[Chat]:
+    def _types(self) -> Q:
         types = []
         if self.delete_regular_chats:
             types.append(ConversationType.REGULAR)
@@ -196,7 +195,14 @@ class ConversationFlags:
         condition = Q(conversation_type__in=types)
         if self.delete_null_conversations:
             condition |= Q(conversation_type__isnull=True)
-        return Chat.objects.filter(condition, owner=user)
+        return condition
+
+    def selected_chats(self, user: User) -> QuerySet[Chat]:
+        return Chat.objects.filter(self._types(), owner=user)
+
+    def chats_of(self, users: QuerySet[User]) -> QuerySet[Chat]:
+        """The selected conversations of all these users (one subquery, no loop)."""
+        return Chat.objects.filter(self._types(), owner_id__in=users.values("pk"))
 
 
 def conversations(*, user: User, flags: ConversationFlags) -> Scope:
@@ -207,6 +213,34 @@ def conversations(*, user: User, flags: ConversationFlags) -> Scope:
         keep_files=not flags.delete_files_and_collections,
         collections_of=user if flags.delete_files_and_collections else None,
     )
+
+
+def users_conversations(*, users: QuerySet[User], flags: ConversationFlags) -> Scope:
+    """The conversations of several users at once, as :func:`conversations` of each.
+
+    The collection rule for many users: a collection goes with the conversations
+    when it belongs to one of these users (never a global one), a deleted chat *of
+    its owner* links it, and no chat that stays — anyone's — links it. So a
+    collection that two selected users' chats share goes (every chat linking it is
+    being deleted), which deleting the users one after the other would decide by
+    their order; one that only another user's chat links stays, as it does for its
+    owner alone.
+    """
+    selected = flags.chats_of(users)
+    if not flags.delete_files_and_collections:
+        return Scope(selected, keep_files=True)
+
+    def going(lock: bool) -> list[int]:
+        of_their_owner = selected.filter(collection__owner_id=F("owner_id"))
+        survivors = Chat.objects.filter(collection_id=OuterRef("pk")).exclude(
+            id__in=selected.values("pk")
+        )
+        candidates = Collection.objects.filter(
+            id__in=of_their_owner.values("collection_id"), is_global=False
+        ).exclude(Exists(survivors))
+        return _ids(candidates, lock=lock)
+
+    return Scope(selected, collections=going)
 
 
 def collections(collections: QuerySet[Collection]) -> Scope:
@@ -381,26 +415,34 @@ def projects_kept(projects: QuerySet[Project], *, with_chats: bool) -> Kept:
     ]
 
 
-def conversations_kept(
-    *, users: Iterable[User], flags: ConversationFlags, preview: DeletionResult
-) -> Kept:
-    """What stays of these users' conversations, their files and collections."""
-    total_chats = total_files = total_collections = 0
-    for user in users:
-        selected = flags.selected_chats(user)
-        linked = selected.filter(collection__isnull=False).values("collection_id")
-        total_chats += Chat.objects.filter(owner=user).count()
-        total_files += File.objects.filter(Q(chat__in=selected) | Q(collection__in=linked)).count()
-        total_collections += Collection.objects.filter(id__in=linked).count()
+def users_conversations_kept(users: QuerySet[User], *, flags: ConversationFlags) -> Kept:
+    """What stays of these users' conversations, their files and collections, when
+    :func:`users_conversations` goes (aggregate queries; no loop over the users)."""
+    selected = flags.chats_of(users)
+    linked = Collection.objects.filter(
+        id__in=selected.filter(collection__isnull=False).values("collection_id")
+    )
+    going_collections = users_conversations(users=users, flags=flags).collections
+    going_ids = going_collections(False) if going_collections is not None else []
+    touched = File.objects.filter(
+        Q(chat_id__in=selected.values("pk")) | Q(collection_id__in=linked.values("pk"))
+    )
+    if flags.delete_files_and_collections:
+        touched = touched.exclude(
+            Q(chat_id__in=selected.values("pk"), collection__isnull=True)
+            | Q(collection_id__in=going_ids)
+        )
     return [
-        ("Their conversations of the types not selected", total_chats - preview.counts["chats"]),
         (
-            "Files of these chats or their collections that stay",
-            total_files - preview.counts["files"],
+            "Their conversations of the types not selected",
+            Chat.objects.filter(owner_id__in=users.values("pk"))
+            .exclude(id__in=selected.values("pk"))
+            .count(),
         ),
+        ("Files of these chats or their collections that stay", touched.count()),
         (
             "Collections these chats link to that stay (global, still used, or kept)",
-            total_collections - preview.counts["collections"],
+            linked.exclude(id__in=going_ids).count(),
         ),
     ]
 

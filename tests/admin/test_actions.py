@@ -563,6 +563,6 @@ def test_owner_filter_form_keeps_other_parameters(superuser_client, user):
 
 
 def test_every_kind_on_a_confirmation_page_has_its_noun_for_messages():
-    from neptun.admin import KIND_LABELS, KIND_NOUNS
+    from neptun.admin_deletion import KIND_LABELS, KIND_NOUNS
 
     assert set(KIND_NOUNS) == set(KIND_LABELS)

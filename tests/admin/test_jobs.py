@@ -3,6 +3,7 @@ and progress; an interrupted one is resumed (neptun/admin_jobs.py)."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -15,6 +16,7 @@ from chats.deletion import schedule
 from chats.models import Chat, Message
 from collections_app.models import File
 from neptun import admin_jobs
+from neptun.admin import ConversationFlagsForm
 from neptun.models import DeletionRecord, User
 from tests.admin.test_actions import confirm_post
 from tests.factories import ChatFactory, FileFactory, MessageFactory, UserFactory
@@ -130,6 +132,37 @@ def test_the_users_conversations_action_runs_as_a_job_too(big, superuser_client)
     assert record.counts["chats"] == 6
     assert not Chat.objects.filter(owner=owner).exists()
     assert User.objects.filter(pk=owner.pk).exists()
+
+
+def test_the_conversations_of_several_users_run_as_one_job_with_one_record(big, superuser_client):
+    """A job's record is the one the staff member follows: it holds the whole
+    deletion's counts (no per-user record beside it)."""
+    owners = [UserFactory(), UserFactory()]
+    blobs = [name for owner in owners for name in _chats(owner, n=3)[1]]
+    bystander = UserFactory()
+    _chats(bystander, n=1)
+    flags = {name: "on" for name in ConversationFlagsForm.base_fields}
+    response = confirm_post(
+        superuser_client,
+        "/admin/neptun/user/",
+        "delete_conversations",
+        [owner.pk for owner in owners],
+        _neptun_previewed=json.dumps(dict.fromkeys(flags, True), sort_keys=True),
+        **flags,
+    )
+    assert response.status_code == 302
+    record = DeletionRecord.objects.get()
+    assert record.state == DeletionRecord.State.QUEUED
+    tasks.run_deletion_job.call(record.pk)
+    record.refresh_from_db()
+    assert record.state == DeletionRecord.State.DONE
+    assert record.counts["chats"] == 6 and record.counts["messages"] == 18
+    assert record.counts["files"] == 6 and record.counts["blobs"] == 6
+    assert record.progress == {"done": 1, "total": 1}
+    assert DeletionRecord.objects.count() == 1
+    assert not Chat.objects.filter(owner__in=owners).exists()
+    assert Chat.objects.filter(owner=bystander).count() == 1
+    assert not any(default_storage.exists(name) for name in blobs)
 
 
 def test_an_interrupted_job_is_resumed_once_and_adds_up(big, superuser_client, settings):

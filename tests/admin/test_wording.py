@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from neptun.admin import counts_text
+from neptun.admin_deletion import counts_text
 from neptun.models import AccessToken, ApiKey
 from tests.admin.test_actions import CHATS, _chat_with_everything, confirm_post, texts
 from tests.factories import ChatFactory

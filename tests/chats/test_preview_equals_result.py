@@ -110,6 +110,28 @@ def test_conversations(files, regular):
     assert _blobs_exist()
 
 
+@pytest.mark.parametrize("files", [True, False])
+@pytest.mark.parametrize("regular", [True, False])
+def test_users_conversations(files, regular):
+    """Several users at once (the admin's action): the preview of all of them is
+    what their per-user results add up to."""
+    w = world()
+    ChatFactory(owner=w["other"], collection=CollectionFactory(owner=w["other"]))
+    users = User.objects.filter(pk__in=[w["user"].pk, w["other"].pk])
+    flags = services.ConversationFlags(
+        delete_files_and_collections=files, delete_regular_chats=regular
+    )
+    preview = services.users_conversations_delete_preview(users=users, flags=flags)
+    results = services.users_conversations_delete(users=users, flags=flags, ctx=ctx())
+    assert len(results) == 2
+    total = services.DeletionResult()
+    for result in results:
+        total.counts.update(result.counts)
+        total.by_type.update(result.by_type)
+    same(preview, total)
+    assert _blobs_exist()
+
+
 @pytest.mark.parametrize("with_chats", [True, False])
 def test_projects(with_chats):
     w = world()

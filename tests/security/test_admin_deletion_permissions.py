@@ -464,7 +464,7 @@ def test_report_tenant_deleter_cannot_take_the_tenants_users(victim: Victim):
 
 
 def test_every_kind_maps_to_an_existing_delete_permission(db):
-    from neptun.admin import DELETE_PERMISSIONS
+    from neptun.admin_deletion import DELETE_PERMISSIONS
 
     for kind, perm in DELETE_PERMISSIONS.items():
         app_label, codename = perm.split(".")
@@ -475,7 +475,7 @@ def test_every_kind_maps_to_an_existing_delete_permission(db):
 
 
 def test_superusers_lack_nothing_and_inactive_superusers_everything(db):
-    from neptun.admin import DELETE_PERMISSIONS, missing_permissions
+    from neptun.admin_deletion import DELETE_PERMISSIONS, missing_permissions
 
     counts = dict.fromkeys(DELETE_PERMISSIONS, 1)
     assert missing_permissions(UserFactory(is_staff=True, is_superuser=True), counts) == []
