@@ -35,6 +35,9 @@ from storages.utils import clean_name
 #: Most keys one ``DeleteObjects`` request takes (S3's limit).
 MAX_KEYS_PER_REQUEST = 1000
 
+#: Keys one ``ListObjectsV2`` page asks for (S3's most): the walk's memory.
+LIST_PAGE_SIZE = 1000
+
 
 @dataclass(frozen=True)
 class Blob:
@@ -133,7 +136,7 @@ def _s3_under(storage: Any, root: str, errors: list[dict[str, Any]]) -> Iterator
     location = str(storage.location).strip("/")
     skip = len(location) + 1 if location else 0
     pages = storage.connection.meta.client.get_paginator("list_objects_v2").paginate(
-        Bucket=storage.bucket_name, Prefix=prefix
+        Bucket=storage.bucket_name, Prefix=prefix, PaginationConfig={"PageSize": LIST_PAGE_SIZE}
     )
     try:
         for page in pages:
