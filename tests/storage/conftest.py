@@ -47,6 +47,7 @@ def s3_storage_settings(*, bucket: str, endpoint: str) -> dict[str, Any]:
             "access_key": ACCESS_KEY,
             "secret_key": SECRET_KEY,
             "region_name": REGION,
+            "signature_version": "s3v4",
             "file_overwrite": False,
         },
     }
