@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.options import csrf_protect_m
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 
@@ -138,6 +139,18 @@ class FileAdmin(ServiceDeletionAdmin):
     date_hierarchy = "created_at"
     raw_id_fields = ("owner", "chat", "collection")
     show_full_result_count = False
+
+    @csrf_protect_m
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        """The file form outside a transaction (Django's opens one around every POST).
+
+        Saving a new file writes its blob to storage — an upload to S3 may take
+        seconds — before the row's ``INSERT``; inside the admin's transaction that
+        copy would run with the transaction open (on SQLite, holding the database's
+        write lock). The form saves one row; ``File.save`` removes the blob again
+        if the row fails.
+        """
+        return self._changeform_view(request, object_id, form_url, extra_context)
 
     def deletion_spec(self) -> DeletionSpec:
         return DeletionSpec(

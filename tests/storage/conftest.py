@@ -60,7 +60,10 @@ class Bucket:
     name: str
     endpoint: str
     client: Any
-    #: every request the storage's client sent: (operation, inside a transaction?)
+    #: every request the storage's client sent: (operation, inside a transaction?).
+    #: An upload's PutObject may run on one of s3transfer's threads, whose database
+    #: connection is its own; the HeadObject that picks the name before every upload
+    #: runs on the caller's thread, so an upload inside a transaction still shows.
     requests: list[tuple[str, bool]] = field(default_factory=list)
 
     def objects(self, prefix: str = "") -> set[str]:

@@ -241,3 +241,26 @@ def test_the_listing_is_paginated_and_stays_under_the_prefix(s3, monkeypatch):
     assert {blob.name for blob in found} == ours and not errors
     assert all(blob.modified <= timezone.now() for blob in found)
     assert s3.count("ListObjectsV2") == 3
+
+
+def test_the_admin_file_form_uploads_outside_a_transaction(s3, user):
+    admin = Client()
+    admin.force_login(UserFactory(is_staff=True, is_superuser=True))
+    now = timezone.now()
+    response = admin.post(
+        reverse("admin:collections_app_file_add"),
+        {
+            "owner": user.pk,
+            "name": "handbook.txt",
+            "blob": SimpleUploadedFile("handbook.txt", b"the handbook", "text/plain"),
+            "size": 12,
+            "content_type": "text/plain",
+            "created_at_0": now.strftime("%Y-%m-%d"),
+            "created_at_1": now.strftime("%H:%M:%S"),
+        },
+    )
+    assert response.status_code == 302, response.content[-2000:]
+    f = File.objects.get()
+    assert s3.objects() == {f.blob.name} and f.blob.name.startswith(upload_root() + "/")
+    assert s3.count("PutObject") == 1
+    assert_no_request_in_a_transaction(s3)
