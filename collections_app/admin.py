@@ -150,7 +150,8 @@ class FileAdmin(ServiceDeletionAdmin):
         write lock). The form saves one row; ``File.save`` removes the blob again
         if the row fails.
         """
-        return self._changeform_view(request, object_id, form_url, extra_context)
+        # ModelAdmin._changeform_view (the view without its transaction) is not in the stubs.
+        return self._changeform_view(request, object_id, form_url, extra_context)  # type: ignore[attr-defined]
 
     def deletion_spec(self) -> DeletionSpec:
         return DeletionSpec(
