@@ -264,3 +264,26 @@ def test_the_admin_file_form_uploads_outside_a_transaction(s3, user):
     assert s3.objects() == {f.blob.name} and f.blob.name.startswith(upload_root() + "/")
     assert s3.count("PutObject") == 1
     assert_no_request_in_a_transaction(s3)
+
+
+def test_a_large_upload_goes_to_the_bucket_in_parts(s3, user):
+    """Over FILE_UPLOAD_MAX_MEMORY_SIZE Django spools the upload to a temporary file,
+    and boto3 copies that in parts: the file is never whole in memory."""
+    content = bytes(range(256)) * (9 * 1024 * 1024 // 256)  # 9 MiB: two 8 MiB parts
+    upload = SimpleUploadedFile("big.bin", content, "application/octet-stream")
+    response = bearer(user).post("/api/files", {"file": upload}, format="multipart")
+    assert response.status_code == 201, response.content
+    f = File.objects.get()
+    assert s3.count("CreateMultipartUpload") == 1 and s3.count("UploadPart") == 2
+    assert s3.count("PutObject") == 0
+    stored = s3.client.get_object(Bucket=s3.name, Key=f.blob.name)["Body"].read()
+    assert stored == content and f.size == len(content)
+
+
+def test_an_upload_over_the_limit_writes_nothing_to_the_bucket(s3, user, settings):
+    settings.MAX_UPLOAD_SIZE = 1000
+    upload = SimpleUploadedFile("big.bin", b"x" * 1001, "application/octet-stream")
+    response = bearer(user).post("/api/files", {"file": upload}, format="multipart")
+    assert response.status_code == 413
+    assert s3.objects() == set() and not File.objects.exists()
+    assert not s3.requests  # refused before storage is asked anything
