@@ -29,9 +29,12 @@ Kinds of orphan, in the order a sweep handles them:
     ``File`` rows whose blob is missing from storage. Reported (with a few
     examples); the rows are deleted only with ``delete_missing_blob_rows``.
 ``orphan-blobs``
-    Blobs under ``uploads/`` in storage that no ``File`` row references, last
+    Blobs under this deployment's ``<STORAGE_NAMESPACE>/uploads/`` in storage
+    (:func:`neptun.uploads.upload_root`) that no ``File`` row references, last
     modified before the grace period (default 24 h, so an upload in flight, whose
-    blob is written before its row, is never taken).
+    blob is written before its row, is never taken). Only that folder is listed
+    (paginated, one page in memory) and nothing outside it is removed: another
+    deployment sharing the media root or the bucket has a namespace of its own.
 
 How a sweep runs: each kind is walked in keyset order (``id > last``) in batches of
 ``batch_size``; each batch is one short transaction that re-checks the orphan
@@ -61,10 +64,11 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
-from chats.deletion import audit, effects, engine, rules
+from chats.deletion import audit, effects, engine, rules, storage
 from chats.deletion.result import DeletionContext, DeletionResult
 from chats.models import Chat, ChatConnection
 from collections_app.models import Collection, File
+from neptun import uploads
 
 logger = logging.getLogger("neptun.cleanup")
 
@@ -89,9 +93,6 @@ KINDS: tuple[str, ...] = (
 DATABASE_KINDS: tuple[str, ...] = (NULL_CHATS, STALE_CONNECTIONS, EMPTY_COLLECTIONS, LOOSE_FILES)
 
 DEFAULT_GRACE = timedelta(hours=24)
-
-#: Folder of the storage that holds the blobs of ``File`` rows (see ``upload_to``).
-UPLOAD_ROOT = "uploads"
 
 #: How many examples of missing blobs a report carries.
 MAX_EXAMPLES = 20
@@ -551,15 +552,23 @@ class _Sweep:
             return True  # unknown: never treat as missing
 
     def orphan_blobs(self, kind: str) -> None:
+        """Blobs under this deployment's upload folder that no row references, older
+        than the grace period. The listing comes with each blob's age (one
+        ``ListObjectsV2`` page at a time on S3), and removal is batched."""
         cutoff = self.cutoff(kind)
         report = self.report.kinds[kind]
         self.progress.start(kind, None)
-        for names in _batched(_walk(UPLOAD_ROOT, self.report.errors), self.options.batch_size):
+        root = uploads.upload_root()
+        found = storage.blobs_under(root=root, errors=self.report.errors)
+        for blobs in _batched(found, self.options.batch_size):
             if self.out_of_time(kind):
                 return
+            names = [blob.name for blob in blobs]
             referenced = set(File.objects.filter(blob__in=names).values_list("blob", flat=True))
             orphans = [
-                name for name in names if name not in referenced and self._older_than(name, cutoff)
+                blob.name
+                for blob in blobs
+                if blob.name not in referenced and blob.modified < cutoff
             ]
             report.found += len(orphans)
             if self.run.dry_run:
@@ -569,41 +578,11 @@ class _Sweep:
                 self.run.remove_blobs(kind, orphans)
             self.progress.advance(kind, len(names))
 
-    def _older_than(self, name: str, cutoff) -> bool:
-        try:
-            return default_storage.get_modified_time(name) < cutoff
-        except FileNotFoundError:
-            return False  # removed meanwhile
-        except Exception as exc:
-            self.report.errors.append(
-                {"kind": "blob", "blob": name, "error": f"{type(exc).__name__}: {exc}"}
-            )
-            return False  # unknown age: never taken
 
-
-def _walk(root: str, errors: list[dict[str, Any]]) -> Iterator[str]:
-    """Every blob name under ``root``, one directory listing in memory at a time."""
-    pending = [root]
-    while pending:
-        path = pending.pop()
-        try:
-            dirs, files = default_storage.listdir(path)
-        except FileNotFoundError:
-            continue
-        except Exception as exc:
-            errors.append(
-                {"kind": "storage", "path": path, "error": f"{type(exc).__name__}: {exc}"}
-            )
-            continue
-        for name in sorted(files):
-            yield f"{path}/{name}"
-        pending.extend(f"{path}/{d}" for d in sorted(dirs, reverse=True))
-
-
-def _batched(names: Iterator[str], size: int) -> Iterator[list[str]]:
-    batch: list[str] = []
-    for name in names:
-        batch.append(name)
+def _batched[T](items: Iterator[T], size: int) -> Iterator[list[T]]:
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
         if len(batch) >= size:
             yield batch
             batch = []

@@ -14,11 +14,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.options import csrf_protect_m
+from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 
 from chats.deletion import rules
-from collections_app.models import Collection, File
+from collections_app.models import Collection, File, remove_blob_quietly
 from neptun.admin import OwnerFilter
 from neptun.admin_deletion import AdminDeletion, ServiceDeletionAdmin
 from neptun.models import Tenant
@@ -117,3 +119,27 @@ class FileAdmin(ServiceDeletionAdmin):
         intro="The file rows go, then their blobs in storage once the deletion has "
         "committed. Their chats and collections stay.",
     )
+
+    @csrf_protect_m
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        """The file form outside Django's transaction around every POST: the upload
+        is written to storage first (an upload to S3 may take seconds; inside a
+        transaction it would keep it open, on SQLite holding the database's write
+        lock), then the row is saved in a short transaction (:meth:`save_model`)."""
+        # ModelAdmin._changeform_view (the view without its transaction) is not in the stubs.
+        return self._changeform_view(request, object_id, form_url, extra_context)  # type: ignore[attr-defined]
+
+    def save_model(self, request: HttpRequest, obj: File, form: Any, change: bool) -> None:
+        """Write a new upload's blob, then save the row in its own transaction; if the
+        row fails, the blob goes again (as ``POST /api/files`` does)."""
+        # FieldFile._committed (False until the upload is written) is not in the stubs.
+        upload = obj.blob if obj.blob and not obj.blob._committed else None  # type: ignore[attr-defined]
+        if upload is not None:
+            upload.save(upload.name or "upload", upload.file, save=False)
+        try:
+            with transaction.atomic():
+                super().save_model(request, obj, form, change)
+        except BaseException:
+            if upload is not None:
+                remove_blob_quietly(upload.storage, upload.name)
+            raise

@@ -25,7 +25,7 @@ from django.core.files.storage import Storage
 from django.db import models
 from django.utils import timezone
 
-from neptun.uploads import storage_file_name
+from neptun.uploads import storage_file_name, upload_root
 
 logger = logging.getLogger("collections_app")
 
@@ -96,10 +96,11 @@ class Collection(models.Model):
 
 
 def upload_to(instance: File, filename: str) -> str:
-    """``uploads/<owner>/<date>/<name>``, the name cut to fit the file system even
-    with the suffix storage adds on a collision (:func:`neptun.uploads.storage_file_name`)."""
+    """``<namespace>/uploads/<owner>/<date>/<name>`` (:func:`neptun.uploads.upload_root`),
+    the name cut to fit the file system even with the suffix storage adds on a
+    collision (:func:`neptun.uploads.storage_file_name`)."""
     name = storage_file_name(filename)
-    return f"uploads/{instance.owner_id}/{timezone.now():%Y/%m/%d}/{name}"
+    return f"{upload_root()}/{instance.owner_id}/{timezone.now():%Y/%m/%d}/{name}"
 
 
 class File(models.Model):

@@ -24,7 +24,8 @@ bounded here:
   characters removed (Django already cuts it to 255 characters, the field's length);
   the stored name (:func:`storage_file_name`) is cut to 247 UTF-8 bytes, keeping the
   extension, so that with the 8 characters Django appends on a name collision it
-  still fits a file system's 255-byte name limit.
+  still fits a file system's 255-byte name limit. It sits under
+  :func:`upload_root`, the deployment's own folder of storage.
 """
 
 from __future__ import annotations
@@ -164,6 +165,16 @@ def display_name(value: str) -> str:
     PostgreSQL cannot store) removed, at most ``File.name``'s 255 characters."""
     cleaned = "".join(ch for ch in value if unicodedata.category(ch) != "Cc").strip()
     return cleaned[:255]
+
+
+def upload_root() -> str:
+    """The folder of storage that holds this deployment's uploads:
+    ``<STORAGE_NAMESPACE>/uploads`` (``uploads`` with an empty namespace, the layout
+    from before namespaces). Every new blob is written under it, and the orphan sweep
+    lists and removes nothing outside it, so deployments that share a media root or
+    a bucket never sweep each other's blobs. Rows written before keep their names."""
+    namespace = settings.STORAGE_NAMESPACE
+    return f"{namespace}/uploads" if namespace else "uploads"
 
 
 def _cut_utf8(value: str, limit: int) -> str:

@@ -12,6 +12,8 @@
   per owner (the admin's conversations of several users);
 - :mod:`~chats.deletion.audit` — the only writer of ``DeletionRecord``;
 - :mod:`~chats.deletion.effects` — the outbox: blobs removed, sockets told, after commit;
+- :mod:`~chats.deletion.storage` — the storage calls: batched blob removal (S3's
+  ``DeleteObjects``) and a flat, paginated listing of one folder;
 - :mod:`~chats.deletion.result` — ``DeletionContext``, ``DeletionResult``, the count keys;
 - :mod:`~chats.deletion.schedule` — when the worker's periodic jobs are due.
 

@@ -38,12 +38,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from chats.deletion import audit
+from chats.deletion import audit, storage
 from chats.models import BlobRemoval
 from collections_app.models import File
 from neptun.channel_events import send_to_groups
@@ -226,6 +225,8 @@ def _backoff(attempts: int) -> timedelta:
 def _attempt(rows: Sequence[BlobRemoval], outcome: Outcome, *, checked: bool = False) -> None:
     """Remove the blobs of claimed rows (no transaction open: storage calls hold no
     row lock), then settle the rows: done ones deleted, failed ones rescheduled.
+    The removal is one batched call (:func:`chats.deletion.storage.blobs_remove`):
+    a chunk of ``DELETION_BLOB_CHUNK_SIZE`` rows is one ``DeleteObjects`` request on S3.
 
     Unless ``checked``, the file rows are asked first and a blob still referenced is
     kept. ``checked`` names were found unreferenced by the statement that deleted
@@ -238,18 +239,17 @@ def _attempt(rows: Sequence[BlobRemoval], outcome: Outcome, *, checked: bool = F
         if checked
         else set(File.objects.filter(blob__in=names).values_list("blob", flat=True))
     )
+    kept = [row for row in rows if row.name in in_use]
+    going = [row for row in rows if row.name not in in_use]
+    # One batched call for the whole chunk (DeleteObjects on S3); a name it refused
+    # comes back with its error and is rescheduled alone.
+    refused = storage.blobs_remove(names=[row.name for row in going])
     removed: list[BlobRemoval] = []
-    kept: list[BlobRemoval] = []
-    failures: list[tuple[BlobRemoval, Exception]] = []
-    for row in rows:
-        if row.name in in_use:
-            kept.append(row)
-            continue
-        try:
-            default_storage.delete(row.name)
-        except Exception as exc:
-            logger.warning("blob %s could not be removed: %s", row.name, exc)
-            failures.append((row, exc))
+    failures: list[tuple[BlobRemoval, str]] = []
+    for row in going:
+        if row.name in refused:
+            logger.warning("blob %s could not be removed: %s", row.name, refused[row.name])
+            failures.append((row, refused[row.name]))
         else:
             removed.append(row)
     if kept:
@@ -275,10 +275,9 @@ def _attempt(rows: Sequence[BlobRemoval], outcome: Outcome, *, checked: bool = F
                     outcome.blobs_by_record[row.record_id] += 0 if row.counted else 1
                     outcome.removed_names.setdefault(row.record_id, []).append(row.name)
     now = timezone.now()
-    for row, failure in failures:
+    for row, error in failures:
         attempts = row.attempts + 1
         gave_up = attempts >= settings.OUTBOX_MAX_ATTEMPTS
-        error = f"{type(failure).__name__}: {failure}"
         BlobRemoval.objects.filter(pk=row.pk).update(
             attempts=attempts,
             not_before=now + _backoff(attempts),

@@ -15,7 +15,16 @@ Environment values (all optional except ``SECRET_KEY`` when ``DEBUG`` is off):
   for workers on many machines; ``manage.py worker`` runs either), ``TASKS_REDIS_URL``
   (RQ's Redis; default ``REDIS_URL``), ``RQ_JOB_TIMEOUT`` (seconds RQ lets one job
   run; default 3600)
-- ``MEDIA_ROOT`` (where uploaded blobs are stored; default ``<repo>/media``)
+- ``MEDIA_ROOT`` (where uploaded blobs are stored without a bucket; default
+  ``<repo>/media``)
+- ``AWS_STORAGE_BUCKET_NAME`` (when set, blobs live in this bucket of an
+  S3-compatible service, through django-storages' S3 backend), with
+  ``AWS_S3_ENDPOINT_URL`` (the service's URL; empty for AWS itself),
+  ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY`` and ``AWS_S3_REGION_NAME``
+  (django-storages' own names)
+- ``STORAGE_NAMESPACE`` (the folder of storage that belongs to this deployment: every
+  blob key starts with it and the orphan sweep lists only it; default derived from
+  the database, see ``storage_namespace`` below)
 - ``SECURE_SSL_REDIRECT``, ``SECURE_COOKIES``, ``SECURE_HSTS_SECONDS``: HTTPS-only
   switches, off by default so the app runs on plain loopback or behind a
   TLS-terminating proxy.
@@ -44,9 +53,11 @@ Environment values (all optional except ``SECRET_KEY`` when ``DEBUG`` is off):
   WebSocket together; default ``60/min``, empty for no limit): see docs/limits.md
 """
 
+import hashlib
 import ipaddress
 import re
 from pathlib import Path
+from typing import Any
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -155,7 +166,7 @@ STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 # in DEBUG it finds them in the apps directly.
 WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -165,6 +176,58 @@ STORAGES = {
 }
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
+
+# Uploaded blobs: the local file system (MEDIA_ROOT) unless a bucket is named; then an
+# S3-compatible service (AWS, MinIO, Cloudflare R2, Ceph) through django-storages, with
+# its own setting names read from the environment. ``file_overwrite`` is off: storage
+# never hands an existing blob's name to a new upload (the outbox relies on it, see
+# chats/deletion/effects.py), while django-storages would overwrite by default.
+AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+if AWS_STORAGE_BUCKET_NAME:
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,
+            "access_key": env.str("AWS_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("AWS_SECRET_ACCESS_KEY", default="") or None,
+            "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
+            # Signature version 4: what AWS's newer regions and R2 accept.
+            "signature_version": env.str("AWS_S3_SIGNATURE_VERSION", default="s3v4"),
+            "file_overwrite": False,
+        },
+    }
+
+
+def storage_namespace(database: dict) -> str:
+    """The default ``STORAGE_NAMESPACE``: the database's vendor and name, and a short
+    hash of where it is (file path, or host, port and name).
+
+    Two databases never share a default, so a developer who runs on SQLite and then on
+    PostgreSQL, or staging and production on one bucket, get two namespaces, and
+    neither's orphan sweep can take the other's blobs for orphans. The hash keeps it
+    short and hides the host; vendor and name keep it readable in a bucket listing.
+    """
+    vendor = database["ENGINE"].rsplit(".", 1)[-1].removesuffix("3")
+    name = str(database.get("NAME") or "")
+    where = "|".join(
+        [vendor, str(database.get("HOST") or ""), str(database.get("PORT") or ""), name]
+    )
+    if vendor == "sqlite":
+        where = str(Path(name).resolve()) if name and name != ":memory:" else name
+        name = Path(name).stem
+    readable = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40] or "db"
+    digest = hashlib.sha256(where.encode()).hexdigest()[:8]
+    return f"{vendor}-{readable}-{digest}"
+
+
+_NAMESPACE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+STORAGE_NAMESPACE = env.str("STORAGE_NAMESPACE", default=storage_namespace(DATABASES["default"]))
+if STORAGE_NAMESPACE and not _NAMESPACE.fullmatch(STORAGE_NAMESPACE):
+    raise ImproperlyConfigured(
+        "STORAGE_NAMESPACE must be one folder name of letters, digits, '.', '_' and '-' "
+        f"(at most 100, not starting with a dot), not {STORAGE_NAMESPACE!r}."
+    )
 
 # The Neptun dialect's session cookie.
 SESSION_COOKIE_NAME = "neptun-session"
@@ -200,9 +263,10 @@ else:
 # through a queue in the database, read back in chunks of that size); above
 # DELETION_BATCH_THRESHOLD messages (counted) a deletion runs in batches of
 # DELETION_BATCH_CHATS chats, each its own short transaction with these PostgreSQL
-# timeouts (see chats/deletion/engine.py and the README).
+# timeouts (see chats/deletion/engine.py and the README). A chunk of blob names is one
+# batched removal: 1,000 is what one S3 DeleteObjects request takes.
 DELETION_CHUNK_SIZE = env.int("DELETION_CHUNK_SIZE", default=5000)
-DELETION_BLOB_CHUNK_SIZE = env.int("DELETION_BLOB_CHUNK_SIZE", default=200)
+DELETION_BLOB_CHUNK_SIZE = env.int("DELETION_BLOB_CHUNK_SIZE", default=1000)
 DELETION_BATCH_THRESHOLD = env.int("DELETION_BATCH_THRESHOLD", default=500_000)
 DELETION_BATCH_CHATS = env.int("DELETION_BATCH_CHATS", default=500)
 DELETION_BATCH_MESSAGES = env.int("DELETION_BATCH_MESSAGES", default=50_000)

@@ -1,4 +1,5 @@
-"""Test settings: ``base`` with DEBUG on, fast hashing, and blobs in a temporary folder."""
+"""Test settings: ``base`` with DEBUG on, fast hashing, and blobs in a temporary folder
+under a namespace of their own."""
 
 import os
 import tempfile
@@ -10,6 +11,9 @@ from .base import DATABASES
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = tempfile.mkdtemp(prefix="neptun-test-media-")
+# The tests' own namespace, never a developer's database's (tests/s3.py gives each S3
+# test a bucket of its own as well).
+STORAGE_NAMESPACE = "test"
 STATIC_ROOT = tempfile.mkdtemp(prefix="neptun-test-static-")
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

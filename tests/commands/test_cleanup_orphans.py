@@ -21,6 +21,7 @@ from chats.models import Chat, ChatConnection, ConversationType, Message
 from collections_app.models import Collection, File
 from neptun.management.commands.cleanup_orphans import parse_duration
 from neptun.models import DeletionRecord
+from neptun.uploads import upload_root
 from tests.factories import (
     ChatConnectionFactory,
     ChatFactory,
@@ -108,8 +109,8 @@ def orphans(user):
     age(o["missing"])
     default_storage.delete(o["missing"].blob.name)
     # orphan-blobs
-    o["orphan_blob"] = old_blob("uploads/999/2026/01/01/gone.txt")
-    o["fresh_orphan_blob"] = default_storage.save("uploads/999/new.txt", ContentFile(b"x"))
+    o["orphan_blob"] = old_blob(f"{upload_root()}/999/2026/01/01/gone.txt")
+    o["fresh_orphan_blob"] = default_storage.save(f"{upload_root()}/999/new.txt", ContentFile(b"x"))
     o["outside_uploads"] = old_blob("elsewhere/not-ours.txt")
     for f in File.objects.exclude(pk=o["missing"].pk):
         age_blob(f.blob.name)
@@ -225,7 +226,7 @@ def test_json_shape(orphans):
 def test_grace_periods_are_honoured(user):
     chat = ChatFactory(owner=user, conversation_type=None)
     age(chat, timezone.now() - timedelta(hours=5))
-    blob = default_storage.save("uploads/1/recent.txt", ContentFile(b"x"))
+    blob = default_storage.save(f"{upload_root()}/1/recent.txt", ContentFile(b"x"))
     age_blob(blob, timezone.now() - timedelta(hours=5))
 
     data = run_json("--yes")
@@ -321,7 +322,7 @@ def test_storage_failure_exits_non_zero_and_is_recorded(user, monkeypatch):
 def test_errors_are_capped_not_unbounded(monkeypatch):
     monkeypatch.setattr(cleanup, "MAX_ERRORS", 2)
     for i in range(5):
-        old_blob(f"uploads/7/blob-{i}.txt")
+        old_blob(f"{upload_root()}/7/blob-{i}.txt")
 
     def refuse(name):
         raise PermissionError("storage refused")

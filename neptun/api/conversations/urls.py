@@ -17,5 +17,6 @@ urlpatterns = [
     path("chat/conversations/all/preview", delete_preview, name="conversations-delete-preview"),
     path("chat/conversations", views.ChatListCreateView.as_view(), name="conversations"),
     path("files", views.FileListCreateView.as_view(), name="files"),
+    path("files/<str:file_id>/content", views.FileContentView.as_view(), name="file-content"),
     path("collections", views.CollectionListCreateView.as_view(), name="collections"),
 ]

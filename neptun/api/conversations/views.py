@@ -24,10 +24,11 @@ from rest_framework.views import APIView
 
 from chats.creation import chat_create
 from chats.services import conversations_delete, conversations_delete_preview
+from neptun.api import downloads
 from neptun.api.common import api_context, signed_in_user
 from neptun.api.parsers import JSONParser
 from neptun.authentication import BearerTokenAuthentication
-from neptun.exceptions import CollectionNotFound, GlobalCollectionRequired
+from neptun.exceptions import CollectionNotFound, GlobalCollectionRequired, NotFound
 
 from . import selectors, services
 from .errors import exception_handler
@@ -192,3 +193,33 @@ class FileListCreateView(ConversationsDialect, generics.ListCreateAPIView):
         data.is_valid(raise_exception=True)
         file = services.file_create(owner=request.user, **data.validated_data)
         return Response(FileSerializer(file).data, status=status.HTTP_201_CREATED)
+
+
+class FileContentView(ConversationsDialect, APIView):
+    """``GET /api/files/{file_id}/content``: one of the caller's files, as an attachment
+    (streamed, or a redirect to a short-lived presigned URL on S3: see
+    :mod:`neptun.api.downloads`). Another user's file is the same 404 as an unknown one."""
+
+    @extend_schema(
+        operation_id="files_content",
+        responses={
+            (200, "application/octet-stream"): OpenApiResponse(
+                description="The file's content (local storage)"
+            ),
+            302: OpenApiResponse(
+                description="On S3: `Location` is a presigned URL of the content, valid for "
+                "5 minutes"
+            ),
+            404: OpenApiResponse(description="No file of the caller's with this id"),
+        },
+    )
+    def get(self, request, file_id: str):
+        parsed = downloads.parse_file_id(file_id)
+        file = (
+            selectors.files_of(signed_in_user(request)).filter(pk=parsed).first()
+            if parsed is not None
+            else None
+        )
+        if file is None:
+            raise NotFound(downloads.FILE_NOT_FOUND)
+        return downloads.file_content(file=file)

@@ -10,6 +10,11 @@ urlpatterns = [
     path("chats/<str:chat_uuid>", views.ChatDetailApi.as_view(), name="v1-chat"),
     path("chats/<str:chat_uuid>/messages", views.MessageListApi.as_view(), name="v1-chat-messages"),
     path("chats/<str:chat_uuid>/export", views.ChatExportApi.as_view(), name="v1-chat-export"),
+    path(
+        "chats/<str:chat_uuid>/files/<str:file_id>/content",
+        views.FileContentApi.as_view(),
+        name="v1-chat-file-content",
+    ),
     # The same with a trailing slash (left out of the OpenAPI schema).
     re_path(r"^chats/$", views.ChatListApi.as_view(schema=None)),
     re_path(r"^chats/(?P<chat_uuid>[^/]+)/$", views.ChatDetailApi.as_view(schema=None)),

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import cast
 
 from django.db import transaction
+from django.http import HttpResponseBase
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -25,6 +26,7 @@ from chats.creation import chat_create
 from chats.models import Chat, Message
 from chats.services import chat_delete
 from chats.writes import message_create
+from neptun.api import downloads
 from neptun.api.common import api_context
 from neptun.api.pagination import LimitOffsetPagination
 from neptun.api.v1 import selectors
@@ -202,6 +204,44 @@ class ChatExportApi(V1Api):
             body,
             headers={"Content-Disposition": f'attachment; filename="chat-{chat.uuid}.json"'},
         )
+
+
+class FileContentApi(V1Api):
+    """``GET`` one file of a chat: its content, as an attachment (streamed, or a
+    redirect to a short-lived presigned URL on S3: see :mod:`neptun.api.downloads`).
+    The chat must be the tenant's and the file one of the chat's (those its export
+    lists); anything else is 404."""
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="v1_chat_file_content",
+        parameters=[
+            CHAT_UUID,
+            OpenApiParameter(
+                "file_id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The file's id"
+            ),
+        ],
+        responses={
+            (200, "application/octet-stream"): OpenApiResponse(
+                description="The file's content (local storage)"
+            ),
+            302: OpenApiResponse(
+                description="On S3: `Location` is a presigned URL of the content, valid for "
+                "5 minutes"
+            ),
+            401: UNAUTHORIZED,
+            404: OpenApiResponse(
+                ErrorSerializer, description="Chat or file not found, or not your tenant's"
+            ),
+        },
+    )
+    def get(self, request: Request, chat_uuid: str, file_id: str) -> HttpResponseBase:
+        chat = selectors.chat_get(tenant=self.tenant, chat_uuid=chat_uuid)
+        parsed = downloads.parse_file_id(file_id)
+        file = chat.files.filter(pk=parsed).first() if parsed is not None else None
+        if file is None:
+            raise NotFound(downloads.FILE_NOT_FOUND)
+        return downloads.file_content(file=file)
 
 
 @extend_schema(parameters=[CHAT_UUID])

@@ -32,9 +32,10 @@ Kinds (--only KIND, repeatable; default: all):
                       the rows are removed only with --delete-missing-blob-rows.
                       Asks storage about every row: on a big installation, run
                       it less often than the rest (--only missing-blobs)
-  orphan-blobs        blobs under uploads/ that no File row references, last
-                      modified before the grace period (so an upload in flight is
-                      never taken)
+  orphan-blobs        blobs under this deployment's STORAGE_NAMESPACE/uploads/
+                      that no File row references, last modified before the grace
+                      period (so an upload in flight is never taken); nothing
+                      outside that folder is listed or removed
 
 Grace periods (--older-than, repeatable): DURATION sets every kind, KIND=DURATION
 one kind. Durations: 90s, 15m, 24h, 7d, 2w or combined (1d12h). Default 24h.

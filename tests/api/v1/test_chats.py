@@ -396,6 +396,7 @@ def test_openapi_documents_the_v1_paths_and_the_409():
         "/api/v1/chats/{chat_uuid}",
         "/api/v1/chats/{chat_uuid}/messages",
         "/api/v1/chats/{chat_uuid}/export",
+        "/api/v1/chats/{chat_uuid}/files/{file_id}/content",
     }
     delete = schema["paths"]["/api/v1/chats/{chat_uuid}"]["delete"]
     assert {"200", "401", "404", "409"} <= set(delete["responses"])
