@@ -61,6 +61,9 @@ from neptun.models import DeletionRecord, Erasure, User
 
 logger = logging.getLogger("neptun.erasure")
 
+#: Blob names looked up in one query when the receipt checks storage.
+CHECK_CHUNK = 500
+
 #: Session engines that keep sessions in the ``django_session`` table.
 DB_SESSION_ENGINES = (
     "django.contrib.sessions.backends.db",
@@ -118,25 +121,26 @@ def _sessions_delete(user_id: int) -> None:
 
 
 def _blobs_left(*, record_id: int, names: Collection[str]) -> int:
-    """Ask storage for each of the user's blobs ``names`` (read before the deletion);
-    queue again, for the worker, those it still has that no outbox row covers. How
-    many blobs are left to remove: the record's outbox rows, plus any whose presence
-    storage could not tell (counted as left: the receipt does not claim what it did
-    not see)."""
-    in_use = set(File.objects.filter(blob__in=names).values_list("blob", flat=True))
+    """Ask storage for each of the user's blobs ``names`` (read before the deletion)
+    that no outbox row covers; queue again, for the worker, those it still has — and
+    those it cannot tell about (removing a blob that is gone is success, so the
+    receipt never claims what nobody saw). How many blobs are left to remove."""
     queued = set(BlobRemoval.objects.filter(record_id=record_id).values_list("name", flat=True))
-    again, unknown = [], 0
-    for name in sorted(set(names) - in_use - queued):
-        try:
-            present = default_storage.exists(name)
-        except Exception as exc:
-            logger.warning(
-                "erasure of record %s: storage could not tell a blob: %s", record_id, exc
-            )
-            unknown += 1
-            continue
-        if present:
-            again.append(name)
+    unseen = sorted(set(names) - queued)
+    again = []
+    for start in range(0, len(unseen), CHECK_CHUNK):
+        chunk = unseen[start : start + CHECK_CHUNK]
+        in_use = set(File.objects.filter(blob__in=chunk).values_list("blob", flat=True))
+        for name in chunk:
+            if name in in_use:
+                continue
+            try:
+                present = default_storage.exists(name)
+            except Exception as exc:
+                logger.warning("erasure of record %s: storage did not answer: %s", record_id, exc)
+                present = True
+            if present:
+                again.append(name)
     if again:
         logger.warning(
             "erasure of record %s: %d blob(s) still in storage; queued again", record_id, len(again)
@@ -144,9 +148,9 @@ def _blobs_left(*, record_id: int, names: Collection[str]) -> int:
         # No lease: the worker's next sweep takes them. The record counts them removed
         # already (``counted``): the sweep's success leaves its count as it is.
         BlobRemoval.objects.bulk_create(
-            BlobRemoval(name=name, record_id=record_id) for name in again
+            (BlobRemoval(name=name, record_id=record_id) for name in again), batch_size=CHECK_CHUNK
         )
-    return effects.pending(record_id=record_id) + unknown
+    return effects.pending(record_id=record_id)
 
 
 def _verify(

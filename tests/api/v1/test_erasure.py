@@ -405,3 +405,29 @@ def test_a_blob_storage_still_has_keeps_the_receipt_pending_until_the_worker_rem
     assert default_storage.exists(someone_elses)
     record = DeletionRecord.objects.get(pk=erasure.record_id)
     assert record.counts["blobs"] == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_blob_storage_cannot_tell_about_is_not_claimed_removed(key_client, tenant, monkeypatch):
+    from chats import tasks
+
+    person = UserFactory(tenant=tenant)
+    name = FileFactory(owner=person, chat=ChatFactory(owner=person)).blob.name
+    real_exists = default_storage.exists
+    asked: list[str] = []
+
+    def silent_once(blob):
+        if not asked:
+            asked.append(blob)
+            raise OSError("storage unavailable")
+        return real_exists(blob)
+
+    monkeypatch.setattr(default_storage, "exists", silent_once)
+    body = key_client.delete(user_url(person.pk)).json()
+
+    assert asked == [name]
+    assert body["status"] == "pending"
+    assert body["verification"]["blobs_remaining"] == 1
+    tasks.sweep_outbox.call()  # removing a blob that is gone is success
+    assert Erasure.objects.get().status == Erasure.Status.COMPLETE
+    assert not real_exists(name)
