@@ -23,8 +23,12 @@ ORPHAN_SWEEP_ENDPOINT = "worker: periodic cleanup_orphans"
 @task
 def sweep_outbox() -> dict[str, Any]:
     """Carry out the outbox rows nobody holds: failures whose backoff is over, and
-    rows of a process that died between its commit and its removals."""
-    return effects.sweep().as_dict()
+    rows of a process that died between its commit and its removals. Then move on
+    the erasure receipts waiting for those blobs (:mod:`neptun.erasure`)."""
+    from neptun import erasure
+
+    outcome = effects.sweep().as_dict()
+    return {**outcome, "erasures_completed": erasure.erasures_refresh_pending()}
 
 
 @task

@@ -17,15 +17,27 @@ the admin's "Erase user…" action, ``manage.py erase_user``). In one transactio
    record still names the email — and how many of the user's blobs the outbox still
    has to remove.
 
-The receipt is ``pending`` while that number is above zero and ``complete`` after;
-:func:`erasure_refresh` (every read of a receipt) moves it on. Neither the receipt
-nor any record keeps the person's id or email: the email survives only as its keyed
-hash, so :func:`was_erased` can answer "was this address erased?". The record's
-endpoint names the route, not the erased id.
+The blob count is checked against the storage itself, not only the outbox: the
+names of the user's blobs are read before the deletion, and once the outbox has
+had its go after commit, storage is asked for each (:func:`_blobs_left`). A blob it
+still has that no outbox row covers (a removal that reported success and left the
+blob) is queued again, so the worker removes it; a blob another file still uses is
+not the user's any more and stays. From then on the outbox holds every name still to
+go — the receipt keeps none, they hold the user's id.
+
+The receipt is ``pending`` while blobs remain and ``complete`` after:
+:func:`erasure_refresh` (every read of a receipt) and the worker's outbox sweep
+(:func:`erasures_refresh_pending`, after each pass) move it on, so a receipt whose
+first removal failed completes when the worker's retry succeeds, whether anyone
+reads it or not. Neither the receipt nor any record keeps the person's id or email:
+the email survives only as its keyed hash, so :func:`was_erased` can answer "was
+this address erased?". The record's endpoint names the route, not the erased id.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Collection
 from typing import Any
 
 from django.apps import apps
@@ -35,14 +47,22 @@ from django.contrib.auth import SESSION_KEY
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
+from django.core.files.storage import default_storage
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from chats.deletion import audit, effects
+from chats.models import BlobRemoval
 from chats.services import DeletionContext, users_delete, users_delete_preview
+from collections_app.models import File
 from neptun.exceptions import NotFound
 from neptun.models import DeletionRecord, Erasure, User
+
+logger = logging.getLogger("neptun.erasure")
+
+#: Blob names looked up in one query when the receipt checks storage.
+CHECK_CHUNK = 500
 
 #: Session engines that keep sessions in the ``django_session`` table.
 DB_SESSION_ENGINES = (
@@ -100,14 +120,49 @@ def _sessions_delete(user_id: int) -> None:
     Session.objects.filter(session_key__in=theirs).delete()
 
 
-def _verify(*, user_id: int, email: str, record_id: int | None) -> dict[str, Any]:
+def _blobs_left(*, record_id: int, names: Collection[str]) -> int:
+    """Ask storage for each of the user's blobs ``names`` (read before the deletion)
+    that no outbox row covers; queue again, for the worker, those it still has — and
+    those it cannot tell about (removing a blob that is gone is success, so the
+    receipt never claims what nobody saw). How many blobs are left to remove."""
+    queued = set(BlobRemoval.objects.filter(record_id=record_id).values_list("name", flat=True))
+    unseen = sorted(set(names) - queued)
+    again = []
+    for start in range(0, len(unseen), CHECK_CHUNK):
+        chunk = unseen[start : start + CHECK_CHUNK]
+        in_use = set(File.objects.filter(blob__in=chunk).values_list("blob", flat=True))
+        for name in chunk:
+            if name in in_use:
+                continue
+            try:
+                present = default_storage.exists(name)
+            except Exception as exc:
+                logger.warning("erasure of record %s: storage did not answer: %s", record_id, exc)
+                present = True
+            if present:
+                again.append(name)
+    if again:
+        logger.warning(
+            "erasure of record %s: %d blob(s) still in storage; queued again", record_id, len(again)
+        )
+        # No lease: the worker's next sweep takes them. The record counts them removed
+        # already (``counted``): the sweep's success leaves its count as it is.
+        BlobRemoval.objects.bulk_create(
+            (BlobRemoval(name=name, record_id=record_id) for name in again), batch_size=CHECK_CHUNK
+        )
+    return effects.pending(record_id=record_id)
+
+
+def _verify(
+    *, user_id: int, email: str, record_id: int | None, blobs: Collection[str]
+) -> dict[str, Any]:
     references = _user_references(user_id)
     named = DeletionRecord.objects.filter(actor_email__iexact=email).count()
     return {
         "rows_referencing_user": sum(references.values()),
         "references": references,
         "records_naming_email": named,
-        "blobs_remaining": effects.pending(record_id=record_id) if record_id else 0,
+        "blobs_remaining": _blobs_left(record_id=record_id, names=blobs) if record_id else 0,
     }
 
 
@@ -128,6 +183,9 @@ def user_erase(*, user: User, ctx: DeletionContext) -> Erasure:
     with transaction.atomic():
         if not User.objects.select_for_update().filter(pk=user_id).exists():
             raise NotFound("User not found")
+        blobs = list(
+            File.objects.filter(owner_id=user_id).exclude(blob="").values_list("blob", flat=True)
+        )
         result = users_delete(users=User.objects.filter(pk=user_id), ctx=ctx)
         audit.forget_actor(email=email, email_hash=hashed)
         if result.record_id is not None:
@@ -145,7 +203,9 @@ def user_erase(*, user: User, ctx: DeletionContext) -> Erasure:
             counts=counts,
         )
     # After commit: the engine has carried out the outbox rows it could.
-    erasure.verification = _verify(user_id=user_id, email=email, record_id=result.record_id)
+    erasure.verification = _verify(
+        user_id=user_id, email=email, record_id=result.record_id, blobs=blobs
+    )
     erasure.save(update_fields=["verification"])
     return erasure_refresh(erasure=erasure)
 
@@ -165,6 +225,17 @@ def erasure_refresh(*, erasure: Erasure) -> Erasure:
     erasure.verification = verification
     erasure.save(update_fields=fields)
     return erasure
+
+
+def erasures_refresh_pending() -> int:
+    """Refresh every ``pending`` receipt (:func:`erasure_refresh`); how many are
+    ``complete`` now. The worker calls it after each outbox sweep: pending receipts
+    are few (storage refused a removal), so each pass looks at all of them."""
+    completed = 0
+    for erasure in Erasure.objects.filter(status=Erasure.Status.PENDING).iterator():
+        if erasure_refresh(erasure=erasure).status == Erasure.Status.COMPLETE:
+            completed += 1
+    return completed
 
 
 def receipt(erasure: Erasure) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 from django.core.files.storage import FileSystemStorage
 
@@ -28,4 +29,19 @@ class RecordingStorage(FileSystemStorage):
     def delete(self, name: str) -> None:
         with open(os.environ["TEST_STORAGE_LOG"], "a", encoding="utf-8") as log:
             log.write(name + "\n")
+        super().delete(name)
+
+
+class RefusingOnceStorage(FileSystemStorage):
+    """``delete`` refuses (``OSError``) the first call for each name, then deletes: the
+    names refused so far are lines of the file ``TEST_STORAGE_LOG`` (shared by every
+    process, so the retry that succeeds may come from another one)."""
+
+    def delete(self, name: str) -> None:
+        log = Path(os.environ["TEST_STORAGE_LOG"])
+        refused = log.read_text(encoding="utf-8").split() if log.exists() else []
+        if name not in refused:
+            with open(log, "a", encoding="utf-8") as out:
+                out.write(name + "\n")
+            raise OSError(f"storage refused to delete {name} (the first time)")
         super().delete(name)

@@ -365,3 +365,69 @@ async def test_the_export_streams_under_asgi_too(tenant, api_key):
     assert len(chunks) > 2  # line by line, not one body
     lines = [json.loads(line) for line in b"".join(chunks).decode().splitlines()]
     assert [line["type"] for line in lines] == ["user", "chat", *["message"] * 3, "end"]
+
+
+@pytest.mark.django_db(transaction=True)  # the outbox runs after a real commit
+def test_a_blob_storage_still_has_keeps_the_receipt_pending_until_the_worker_removes_it(
+    key_client, tenant, monkeypatch
+):
+    """The receipt asks the storage itself: a removal that reported success and left the
+    blob is caught, queued again, and done by the worker's sweep."""
+    from chats import tasks
+
+    person = UserFactory(tenant=tenant)
+    names = [FileFactory(owner=person, chat=ChatFactory(owner=person)).blob.name for _ in range(2)]
+    someone_elses = FileFactory(owner=UserFactory(tenant=tenant)).blob.name
+    real_delete = default_storage.delete
+    lied_about: list[str] = []
+
+    def leaves_the_first_blob(name):
+        if not lied_about:
+            lied_about.append(name)  # "done", and the blob is still there
+            return
+        real_delete(name)
+
+    monkeypatch.setattr(default_storage, "delete", leaves_the_first_blob)
+    body = key_client.delete(user_url(person.pk)).json()
+
+    assert body["status"] == "pending"
+    assert body["verification"]["blobs_remaining"] == 1
+    assert [row.name for row in BlobRemoval.objects.all()] == lied_about
+    assert default_storage.exists(lied_about[0])
+
+    result = tasks.sweep_outbox.call()
+
+    assert result["erasures_completed"] == 1
+    erasure = Erasure.objects.get()  # moved by the sweep, not by a read
+    assert erasure.status == Erasure.Status.COMPLETE
+    assert erasure.verification["blobs_remaining"] == 0
+    assert not any(default_storage.exists(name) for name in names)
+    assert default_storage.exists(someone_elses)
+    record = DeletionRecord.objects.get(pk=erasure.record_id)
+    assert record.counts["blobs"] == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_blob_storage_cannot_tell_about_is_not_claimed_removed(key_client, tenant, monkeypatch):
+    from chats import tasks
+
+    person = UserFactory(tenant=tenant)
+    name = FileFactory(owner=person, chat=ChatFactory(owner=person)).blob.name
+    real_exists = default_storage.exists
+    asked: list[str] = []
+
+    def silent_once(blob):
+        if not asked:
+            asked.append(blob)
+            raise OSError("storage unavailable")
+        return real_exists(blob)
+
+    monkeypatch.setattr(default_storage, "exists", silent_once)
+    body = key_client.delete(user_url(person.pk)).json()
+
+    assert asked == [name]
+    assert body["status"] == "pending"
+    assert body["verification"]["blobs_remaining"] == 1
+    tasks.sweep_outbox.call()  # removing a blob that is gone is success
+    assert Erasure.objects.get().status == Erasure.Status.COMPLETE
+    assert not real_exists(name)
