@@ -43,7 +43,7 @@ from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from chats.deletion import audit
+from chats.deletion import audit, sql
 from chats.models import BlobRemoval
 from collections_app.models import File
 from neptun.channel_events import send_to_groups
@@ -118,7 +118,15 @@ def queue_blob_removals(
         return Queued(checked=checked)
     now = timezone.now()
     lease = _lease_end(now)
-    if connection.vendor != "postgresql":
+    written = sql.insert_outbox_names(
+        table=BlobRemoval._meta.db_table,
+        record_id=record_id,
+        names=unique,
+        now=now,
+        lease=lease,
+        counted=counted,
+    )
+    if written is None:
         rows = [
             BlobRemoval(
                 name=name, record_id=record_id, claimed_until=lease, created_at=now, counted=counted
@@ -127,16 +135,6 @@ def queue_blob_removals(
         ]
         BlobRemoval.objects.bulk_create(rows, batch_size=_chunk())
         return Queued(rows=rows, checked=checked)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {BlobRemoval._meta.db_table} "  # noqa: S608 - table name is ours
-            "(name, record_id, attempts, not_before, claimed_until, last_error, failed, "
-            "counted, created_at) "
-            "SELECT n, %s, 0, %s, %s, '', false, %s, %s FROM unnest(%s::text[]) AS n "
-            "RETURNING id, name",
-            [record_id, now, lease, counted, now, unique],
-        )
-        written = cursor.fetchall()
     rows = [
         BlobRemoval(id=row_id, name=name, record_id=record_id, counted=counted)
         for row_id, name in written
