@@ -83,6 +83,9 @@ class Children:
     deleted_before: list[int] | None = None
     #: with ``deleted_before``: the messages counted up to the bound asked for
     messages_at_least: int = 0
+    #: with ``deleted_before``, for a staged selection: whether any chat has socket
+    #: records (so the chats to notify are looked up only then)
+    any_connections: bool = True
 
     @property
     def messages(self) -> int:
@@ -160,6 +163,7 @@ def _count_with_stats(
     to ``bound``. ``None`` when ``track_counts`` turns out to be off."""
     children = Children(Counter(), connected=_listed(chat_ids))
     messages = rules.CASCADED["messages"]._meta.db_table
+    connections = ChatConnection._meta.db_table
     first = True
     for ids in sql.id_sets(chat_ids):
         among, in_params = sql.where_in("chat_id", ids)
@@ -173,9 +177,15 @@ def _count_with_stats(
                 f"WHERE {among} LIMIT %s) bounded)"
             )
             params += [*in_params, bound]
+        staged = children.connected is None
+        if staged:
+            columns.append(f"EXISTS (SELECT 1 FROM {connections} WHERE {among})")  # noqa: S608
+            params += in_params
         row = _count_files_and_sockets(
             children, among, in_params, columns, params, live_since, collection_ids
         )
+        if staged:
+            children.any_connections = bool(row.pop())
         if bound is not None:
             children.messages_at_least += int(row.pop())
         if first:
@@ -389,6 +399,8 @@ def _connected(planned: Plan, children: Children) -> list[int]:
         return children.connected
     if children.deleted_before is None and not children.counts["connections"]:
         return []  # counted: none
+    if not children.any_connections:
+        return []
     connected: list[int] = []
     for ids in sql.id_sets(planned.chat_ids):
         connected.extend(
