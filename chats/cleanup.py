@@ -55,16 +55,16 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
-from chats.deletion import audit, effects, engine, rules, storage
+from chats.deletion import audit, effects, engine, rules, sql, storage
 from chats.deletion.result import DeletionContext, DeletionResult
 from chats.models import Chat, ChatConnection
 from collections_app.models import Collection, File
@@ -450,7 +450,8 @@ class _Sweep:
         self.progress.advance(kind, found)
 
     def stale_connections(self, kind: str) -> None:
-        selection = stale_connections(self.cutoff(kind))
+        cutoff = self.cutoff(kind)
+        selection = stale_connections(cutoff)
         self._begin(kind, selection)
         if self.run.dry_run:
             self._count_only(kind, "connections")
@@ -459,7 +460,7 @@ class _Sweep:
             if self.out_of_time(kind):
                 return
             with transaction.atomic():
-                n = selection.filter(id__in=ids).delete()[0]
+                n = _delete_stale(ids, cutoff=cutoff)
                 self.run.commit_batch(kind, n, Counter(connections=n))
             self.progress.advance(kind, len(ids))
 
@@ -469,25 +470,16 @@ class _Sweep:
         if self.run.dry_run:
             self._count_only(kind, "collections")
             return
-        for ids in _keyset(selection, self.options.batch_size):
-            if self.out_of_time(kind):
-                return
+        last = 0
+        while not self.out_of_time(kind):
             with transaction.atomic():
-                locked = list(
-                    Collection.objects.filter(id__in=ids)
-                    .order_by("id")
-                    .select_for_update()
-                    .values_list("id", flat=True)
-                )
-                # Re-check under the lock: a file or chat may have arrived meanwhile.
-                still_empty = list(
-                    selection.filter(id__in=locked).order_by("id").values_list("id", flat=True)
-                )
-                deleted = engine.execute(plan=rules.Plan([], still_empty, delete_chat_files=False))
-                self.run.commit_batch(
-                    kind, deleted.counts["collections"], deleted.counts, deleted.blob_names
-                )
-            self.progress.advance(kind, len(ids))
+                locked = _lock_next(selection, after=last, limit=self.options.batch_size)
+                if not locked:
+                    return
+                last = locked[-1]
+                n = _delete_still_empty(locked)
+                self.run.commit_batch(kind, n, Counter(collections=n))
+            self.progress.advance(kind, len(locked))
 
     def loose_files(self, kind: str) -> None:
         selection = loose_files(self.cutoff(kind))
@@ -577,6 +569,62 @@ class _Sweep:
             elif orphans:
                 self.run.remove_blobs(kind, orphans)
             self.progress.advance(kind, len(names))
+
+
+def _delete_stale(ids: Sequence[int], *, cutoff: datetime) -> int:
+    """Delete the socket records of ``ids`` that are still stale (their heartbeat
+    older than ``cutoff``); how many.
+
+    On PostgreSQL the ids go as one array (``id = ANY(%s)``): a thousand placeholders
+    cost 13 ms of planning a batch at the large scale, the array under 1 ms.
+    """
+    if connection.vendor != "postgresql":
+        return stale_connections(cutoff).filter(id__in=ids).delete()[0]
+    table = ChatConnection._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {table} WHERE id = ANY(%s) AND last_seen_at < %s",  # noqa: S608
+            [list(ids), cutoff],
+        )
+        return int(cursor.rowcount)
+
+
+def _lock_next(selection: QuerySet[Collection], *, after: int, limit: int) -> list[int]:
+    """The next ``limit`` ids of ``selection`` above ``after``, locked (in id order) by
+    the statement that finds them; on PostgreSQL rows another transaction holds are
+    skipped (``SKIP LOCKED``: a collection being changed is not an orphan to wait
+    for, the next sweep sees it again)."""
+    found = selection.filter(id__gt=after).order_by("id")
+    skip_locked = connection.features.has_select_for_update_skip_locked
+    locked = found.select_for_update(skip_locked=skip_locked)
+    return list(locked.values_list("id", flat=True)[:limit])
+
+
+def _delete_still_empty(ids: Sequence[int]) -> int:
+    """Delete the locked collections that are still empty, in one statement; how many.
+
+    The emptiness is checked again by the ``DELETE`` itself, a statement after the
+    locks were taken (so, on PostgreSQL, with a snapshot that sees every file or
+    chat committed before it: one linked meanwhile keeps its collection). An empty
+    collection has no file by that check, so no files statement is needed, and no
+    blob goes.
+    """
+    table = Collection._meta.db_table
+    files, chats = File._meta.db_table, Chat._meta.db_table
+    # On PostgreSQL ``= ANY(array)``: an index lookup per id (``IN (SELECT unnest(…))``
+    # was planned as a scan of the table per batch: 60 ms a batch of 1,000 at large).
+    if connection.vendor == "postgresql":
+        among, params = "id = ANY(%s)", [list(ids)]
+    else:
+        among, params = sql.where_in("id", ids)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {table} WHERE {among} "  # noqa: S608 - table names are ours
+            f"AND NOT EXISTS (SELECT 1 FROM {files} f WHERE f.collection_id = {table}.id) "
+            f"AND NOT EXISTS (SELECT 1 FROM {chats} c WHERE c.collection_id = {table}.id)",
+            params,
+        )
+        return int(cursor.rowcount)
 
 
 def _batched[T](items: Iterator[T], size: int) -> Iterator[list[T]]:

@@ -20,6 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from chats.deletion.result import COUNT_KINDS, DeletionContext, DeletionResult
+from chats.deletion.sql import Tally, counts_with_tally
 from neptun.models import DeletionRecord, Tenant
 
 logger = logging.getLogger("neptun.deletion")
@@ -45,23 +46,28 @@ def write(
     """The record of a deletion, as ``result`` stands; ``extra`` goes into its counts.
 
     With ``ctx.record_id`` (a background job's record, written when it was asked
-    for), that record is filled instead of a new one written.
+    for), that record is filled instead of a new one written. Cascade counts not
+    read yet (``result.tally``) are read by the same statement, into ``result`` too.
     """
+    tally, result.tally = result.tally, None
+    counts = _counts_value(result, extra, tally)
     if ctx.record_id is not None:
         record = DeletionRecord.objects.get(pk=ctx.record_id)
-        record.counts = counts_json(result, extra=extra)
+        record.counts = counts
         record.errors = result.errors
         record.save(update_fields=["counts", "errors"])
-        return record
-    return DeletionRecord.objects.create(
-        actor=ctx.actor if ctx.actor is not None and ctx.actor.pk else None,
-        actor_email=getattr(ctx.actor, "email", "") or "",
-        interface=ctx.interface,
-        endpoint=ctx.endpoint[:300],
-        remote_addr=ctx.remote_addr or None,
-        counts=counts_json(result, extra=extra),
-        errors=result.errors,
-    )
+    else:
+        record = DeletionRecord.objects.create(
+            actor=ctx.actor if ctx.actor is not None and ctx.actor.pk else None,
+            actor_email=getattr(ctx.actor, "email", "") or "",
+            interface=ctx.interface,
+            endpoint=ctx.endpoint[:300],
+            remote_addr=ctx.remote_addr or None,
+            counts=counts,
+            errors=result.errors,
+        )
+    _take_tally(result, record, tally)
+    return record
 
 
 def write_each(*, ctx: DeletionContext, results: Sequence[DeletionResult]) -> list[DeletionRecord]:
@@ -84,12 +90,34 @@ def write_each(*, ctx: DeletionContext, results: Sequence[DeletionResult]) -> li
 
 
 def save(*, result: DeletionResult, extra: Mapping[str, Any] | None = None) -> None:
-    """Write the counts and errors of ``result`` to its record (if it has one)."""
+    """Write the counts and errors of ``result`` to its record (if it has one),
+    reading its unread cascade counts as :func:`write` does."""
     if result.record_id is None:
         return
-    DeletionRecord.objects.filter(pk=result.record_id).update(
-        errors=result.errors, counts=counts_json(result, extra=extra)
-    )
+    tally, result.tally = result.tally, None
+    if tally is None:
+        DeletionRecord.objects.filter(pk=result.record_id).update(
+            errors=result.errors, counts=counts_json(result, extra=extra)
+        )
+        return
+    # An instance's save returns the value an expression computed (RETURNING).
+    record = DeletionRecord(pk=result.record_id, errors=result.errors)
+    record.counts = _counts_value(result, extra, tally)
+    record.save(update_fields=["counts", "errors"])
+    _take_tally(result, record, tally)
+
+
+def _counts_value(
+    result: DeletionResult, extra: Mapping[str, Any] | None, tally: Tally | None
+) -> Any:
+    data = counts_json(result, extra=extra)
+    return data if tally is None else counts_with_tally(data, tally)
+
+
+def _take_tally(result: DeletionResult, record: DeletionRecord, tally: Tally | None) -> None:
+    if tally is not None:
+        for kind in tally.kinds:
+            result.counts[kind] = int(record.counts[kind])
 
 
 def add_blob_outcome(

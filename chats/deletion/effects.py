@@ -42,7 +42,7 @@ from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from chats.deletion import audit, storage
+from chats.deletion import audit, sql, storage
 from chats.models import BlobRemoval
 from collections_app.models import File
 from neptun.channel_events import send_to_groups
@@ -107,21 +107,37 @@ def queue_blob_removals(
     ``counted``: the record already counts them as removed (see ``BlobRemoval.counted``).
 
     The rows start claimed by the writing process for one lease, so the worker leaves
-    them to :func:`carry_out` unless that process dies.
+    them to :func:`carry_out` unless that process dies. On PostgreSQL the names go
+    as one array parameter (``INSERT … SELECT … FROM unnest(%s::text[]) RETURNING``):
+    measured on a 50-blob chat, building and compiling a ``bulk_create`` of model
+    instances cost more Python than its statement cost SQL.
     """
+    unique = sorted({n for n in names if n})
+    if not unique:
+        return Queued(checked=checked)
     now = timezone.now()
-    rows = [
-        BlobRemoval(
-            name=name,
-            record_id=record_id,
-            claimed_until=_lease_end(now),
-            created_at=now,
-            counted=counted,
-        )
-        for name in sorted({n for n in names if n})
-    ]
-    if rows:
+    lease = _lease_end(now)
+    written = sql.insert_outbox_names(
+        table=BlobRemoval._meta.db_table,
+        record_id=record_id,
+        names=unique,
+        now=now,
+        lease=lease,
+        counted=counted,
+    )
+    if written is None:
+        rows = [
+            BlobRemoval(
+                name=name, record_id=record_id, claimed_until=lease, created_at=now, counted=counted
+            )
+            for name in unique
+        ]
         BlobRemoval.objects.bulk_create(rows, batch_size=_chunk())
+        return Queued(rows=rows, checked=checked)
+    rows = [
+        BlobRemoval(id=row_id, name=name, record_id=record_id, counted=counted)
+        for row_id, name in written
+    ]
     return Queued(rows=rows, checked=checked)
 
 
@@ -155,16 +171,25 @@ def queue_blob_removals_each(
 
 def queue_from_table(*, record_id: int, table: str, queued: Queued) -> None:
     """Move the distinct blob names of a scratch table (column ``name``) into the
-    outbox, in one statement, and empty the table; ``queued`` counts them."""
+    outbox, in one statement, and empty the table; ``queued`` counts them.
+
+    Call it once the files of the names are deleted, in the deletion's transaction:
+    a name that a file still present references (one staying behind, sharing the
+    blob) is not queued, so the rows written are checked as
+    :func:`queue_blob_removals`'s ``checked`` names are, and :func:`carry_out` does
+    not ask the file table again.
+    """
     now = timezone.now()
     outbox = BlobRemoval._meta.db_table
+    files = File._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {outbox} "  # noqa: S608 - table names are ours
             "(name, record_id, attempts, not_before, claimed_until, last_error, failed, "
             "counted, created_at) "
             f"SELECT DISTINCT name, %s, 0, %s, %s, '', %s, %s, %s FROM {table} "
-            "WHERE name IS NOT NULL AND name <> ''",
+            "WHERE name IS NOT NULL AND name <> '' "
+            f"AND NOT EXISTS (SELECT 1 FROM {files} f WHERE f.blob = {table}.name)",
             [record_id, now, _lease_end(now), False, True, now],
         )
         queued.from_table += cursor.rowcount
@@ -297,20 +322,39 @@ def _attempt(rows: Sequence[BlobRemoval], outcome: Outcome, *, checked: bool = F
             outcome.gave_up.setdefault(row.record_id, []).append(entry)
 
 
+def _own_rows(*, record_id: int, after: int, limit: int) -> list[BlobRemoval]:
+    """The next ``limit`` fresh rows of a deletion above id ``after`` (keyset order).
+
+    Not claimed again: the deletion wrote them already held by this process for a
+    lease, so the worker's sweep leaves them alone until it runs out.
+    """
+    rows = BlobRemoval.objects.filter(record_id=record_id, attempts=0, failed=False, id__gt=after)
+    return list(rows.order_by("id").only("id", "name", "record_id", "attempts", "counted")[:limit])
+
+
 def carry_out(*, record_id: int, queued: Queued | None = None) -> Outcome:
     """Carry out a deletion's fresh outbox rows right after its commit (never raises).
 
-    ``queued``: what the deletion wrote (rows it holds are tried without reading them
-    back); without it, every fresh row of the record is read back in chunks. Failures
-    stay in the outbox for the worker; they are returned for the response.
+    ``queued``: what the deletion wrote: rows it holds are tried without reading them
+    back, those it moved from a scratch table are read back in chunks of
+    ``OUTBOX_CARRY_CHUNK_SIZE`` (written leased and checked: neither claimed again
+    nor checked against the file table, so three statements a chunk). Without it,
+    every fresh row of the record is claimed and checked, in chunks. Failures stay
+    in the outbox for the worker; they are returned for the response.
     """
     outcome = Outcome()
     try:
         if queued is not None and queued.rows:
             _attempt(queued.rows, outcome, checked=queued.checked)
-        if queued is None or queued.from_table:
+        if queued is None:
             while rows := _claim(Q(record_id=record_id, attempts=0), _chunk(), own=True):
                 _attempt(rows, outcome)
+        elif queued.from_table:
+            last = 0
+            size = int(settings.OUTBOX_CARRY_CHUNK_SIZE)
+            while rows := _own_rows(record_id=record_id, after=last, limit=size):
+                last = rows[-1].id
+                _attempt(rows, outcome, checked=True)
     except Exception:
         logger.exception("outbox of deletion %s: left to the worker", record_id)
         outcome.errors.append(

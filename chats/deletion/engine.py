@@ -11,7 +11,10 @@ do). A chunk:
    them. Only ids are read, never rows of messages. More than ``SMALL_SELECTION``
    chats are staged in a temporary table instead of a list (:mod:`chats.deletion.sql`).
 2. *Counts* what goes by cascade — messages, project links, socket records — and
-   the chats' own files, in one statement, while the chats are locked.
+   the chats' own files, in one statement, while the chats are locked. On
+   PostgreSQL a deletion does not count the cascade beforehand: that statement
+   reads the server's tally of rows deleted so far in the transaction, and the
+   chat ``DELETE`` is followed by the same read (:func:`count_children`).
 3. *Executes* set-based: the files first (their blob names are needed), then the
    chats, whose messages, links and socket records go by the database's
    ``ON DELETE CASCADE`` (``File.chat`` becomes NULL for a file that stays in a
@@ -27,8 +30,10 @@ step 2, with no caller's transaction open — is many: the first chunk finds it 
 and stages the whole selection; each next chunk deletes a window of about
 ``DELETION_BATCH_MESSAGES`` messages (at most ``DELETION_BATCH_CHATS`` chats) in a
 short transaction with PostgreSQL lock and statement timeouts; the last deletes the
-collections and other rows, once every chat that linked them is gone. The exact
-count decides, not an estimate. The trade-off: a large purge is not atomic as a
+collections and other rows, once every chat that linked them is gone. An exact
+count decides, not an estimate — counted up to the threshold only on PostgreSQL
+(``LIMIT threshold + 1``), where the batches are then sized by what the previous
+ones deleted. The trade-off: a large purge is not atomic as a
 whole. If it stops halfway, the chunks already committed stay deleted (each one
 complete: a chat never loses only part of its messages), the record says how far it
 got, and running the same deletion again finishes the job.
@@ -71,6 +76,23 @@ class Children:
     connected: list[int] | None = None
     #: files in the plan's collections, for a listed few; ``None``: not counted
     collection_files: int | None = None
+    #: PostgreSQL only: rows of the :data:`rules.CASCADED` tables deleted so far in
+    #: this transaction (``pg_stat_get_xact_tuples_deleted``), read before the chats
+    #: go; then ``counts`` holds no cascade counts, :func:`execute` takes them from
+    #: the same figures read after the chat ``DELETE`` (see :func:`count_children`)
+    deleted_before: list[int] | None = None
+    #: with ``deleted_before``: the messages counted up to the bound asked for
+    messages_at_least: int = 0
+    #: with ``deleted_before``, for a staged selection: whether any chat has socket
+    #: records (so the chats to notify are looked up only then)
+    any_connections: bool = True
+
+    @property
+    def messages(self) -> int:
+        """Messages going (at least, when counted up to a bound only)."""
+        if self.deleted_before is not None:
+            return self.messages_at_least
+        return self.counts["messages"]
 
 
 @dataclass
@@ -82,7 +104,12 @@ class Planned:
 
 
 def count_children(
-    chat_ids: IdSet, *, live_since: Any = None, collection_ids: IdSet = ()
+    chat_ids: IdSet,
+    *,
+    live_since: Any = None,
+    collection_ids: IdSet = (),
+    from_deletion: bool = False,
+    messages_bound: int | None = None,
 ) -> Children:
     """Messages, links, socket records and own files of the chats: one statement
     per id set.
@@ -94,14 +121,25 @@ def count_children(
     at least that recent. For a listed selection (at most ``SMALL_SELECTION``
     chats) the same statement names the chats that have socket records, and
     counts the files of listed ``collection_ids`` (the collections going too).
+
+    ``from_deletion`` (a deletion, not a preview): on PostgreSQL with
+    ``track_counts`` on, the cascade is not counted here but by the deletion
+    itself — the statement reads how many rows of those tables this transaction
+    has deleted so far, :func:`execute` reads it again after the chat ``DELETE``
+    and the difference is exact (measured at 1M messages: both reads under 1 ms,
+    against 0.9-1.0 s for the count). Only the messages are counted, and only up
+    to ``messages_bound`` rows (whether a purge is large: ``LIMIT threshold + 1``
+    costs 40 % of the full count at 1M), when a bound is given. Elsewhere, or with
+    ``track_counts`` off, everything is counted as for a preview.
     """
-    children = Children(Counter())
+    if from_deletion and sql.counts_deletions():
+        children = _count_with_stats(
+            chat_ids, live_since=live_since, collection_ids=collection_ids, bound=messages_bound
+        )
+        if children is not None:
+            return children
+    children = Children(Counter(), connected=_listed(chat_ids))
     tables = {kind: model._meta.db_table for kind, model in rules.CASCADED.items()}
-    connections = ChatConnection._meta.db_table
-    files = File._meta.db_table
-    listed = not isinstance(chat_ids, sql.Staged)
-    if listed:
-        children.connected = []
     for ids in sql.id_sets(chat_ids):
         among, in_params = sql.where_in("chat_id", ids)
         # Table names come from the models; ids are parameters or our subquery.
@@ -109,51 +147,136 @@ def count_children(
             f"(SELECT COUNT(*) FROM {table} WHERE {among})"  # noqa: S608
             for table in tables.values()
         ]
-        columns.append(
-            f"(SELECT COUNT(*) FROM {files} "  # noqa: S608
-            f"WHERE {among} AND collection_id IS NULL)"
-        )
         params = in_params * len(columns)
-        if live_since is not None:
-            columns.append(
-                f"(SELECT COUNT(*) FROM {connections} "  # noqa: S608
-                f"WHERE {among} AND last_seen_at >= %s)"
-            )
-            params += [*in_params, live_since]
-        if listed:
-            columns.append(
-                f"(SELECT {sql.distinct_ids('chat_id')} FROM {connections} "  # noqa: S608
-                f"WHERE {among})"
-            )
-            params += in_params
-        listed_collections: IdSet = (
-            collection_ids
-            if children.collection_files is None and not isinstance(collection_ids, sql.Staged)
-            else ()
+        row = _count_files_and_sockets(
+            children, among, in_params, columns, params, live_since, collection_ids
         )
-        if listed_collections:
-            in_collections, collection_params = sql.where_in("collection_id", listed_collections)
-            columns.append(f"(SELECT COUNT(*) FROM {files} WHERE {in_collections})")  # noqa: S608
-            params += collection_params
-        row = sql.select_row(columns, params)
-        if listed_collections:
-            children.collection_files = int(row.pop())
-        if children.connected is not None:
-            connected = row.pop()
-            if connected:
-                children.connected += [int(chat_id) for chat_id in str(connected).split(",")]
-        if live_since is not None:
-            children.live_connections += int(row.pop())
-        children.own_files += int(row.pop())
         children.counts.update(dict(zip(tables, (int(n) for n in row), strict=True)))
     return children
 
 
+def _count_with_stats(
+    chat_ids: IdSet, *, live_since: Any, collection_ids: IdSet, bound: int | None
+) -> Children | None:
+    """:func:`count_children` for a deletion on PostgreSQL: the deleted-rows figures
+    before the chats go (with the same statement's other counts), and the messages up
+    to ``bound``. ``None`` when ``track_counts`` turns out to be off."""
+    children = Children(Counter(), connected=_listed(chat_ids))
+    messages = rules.CASCADED["messages"]._meta.db_table
+    connections = ChatConnection._meta.db_table
+    first = True
+    for ids in sql.id_sets(chat_ids):
+        among, in_params = sql.where_in("chat_id", ids)
+        columns: list[str] = []
+        params: list[Any] = []
+        if first:
+            columns += [*sql.deleted_so_far_columns(_cascaded_tables()), sql.TRACK_COUNTS_COLUMN]
+        if bound is not None:
+            columns.append(
+                f"(SELECT COUNT(*) FROM (SELECT 1 FROM {messages} "  # noqa: S608
+                f"WHERE {among} LIMIT %s) bounded)"
+            )
+            params += [*in_params, bound]
+        staged = children.connected is None
+        if staged:
+            columns.append(f"EXISTS (SELECT 1 FROM {connections} WHERE {among})")  # noqa: S608
+            params += in_params
+        row = _count_files_and_sockets(
+            children, among, in_params, columns, params, live_since, collection_ids
+        )
+        if staged:
+            children.any_connections = bool(row.pop())
+        if bound is not None:
+            children.messages_at_least += int(row.pop())
+        if first:
+            if not row.pop():
+                return None  # track_counts is off: nothing to read after the DELETE
+            children.deleted_before = [int(n) for n in row]
+            first = False
+    if children.deleted_before is None:
+        children.deleted_before = [0] * len(rules.CASCADED)  # no chats: nothing deleted
+    return children
+
+
+def _listed(chat_ids: IdSet) -> list[int] | None:
+    """``Children.connected`` to start with: gathered for a listed selection only."""
+    return None if isinstance(chat_ids, sql.Staged) else []
+
+
+def _cascaded_tables() -> list[str]:
+    return [model._meta.db_table for model in rules.CASCADED.values()]
+
+
+def _count_files_and_sockets(
+    children: Children,
+    among: str,
+    in_params: list[Any],
+    columns: list[str],
+    params: list[Any],
+    live_since: Any,
+    collection_ids: IdSet,
+) -> list[Any]:
+    """Run one counting statement: ``columns`` first, then the chats' own files, the
+    live sockets, the chats with socket records and the collections' files, which
+    go into ``children``; returns the values of ``columns``."""
+    connections = ChatConnection._meta.db_table
+    files = File._meta.db_table
+    columns = [*columns]
+    params = [*params]
+    columns.append(
+        f"(SELECT COUNT(*) FROM {files} "  # noqa: S608
+        f"WHERE {among} AND collection_id IS NULL)"
+    )
+    params += in_params
+    if live_since is not None:
+        columns.append(
+            f"(SELECT COUNT(*) FROM {connections} "  # noqa: S608
+            f"WHERE {among} AND last_seen_at >= %s)"
+        )
+        params += [*in_params, live_since]
+    if children.connected is not None:
+        columns.append(
+            f"(SELECT {sql.distinct_ids('chat_id')} FROM {connections} "  # noqa: S608
+            f"WHERE {among})"
+        )
+        params += in_params
+    listed_collections: IdSet = (
+        collection_ids
+        if children.collection_files is None and not isinstance(collection_ids, sql.Staged)
+        else ()
+    )
+    if listed_collections:
+        in_collections, collection_params = sql.where_in("collection_id", listed_collections)
+        columns.append(f"(SELECT COUNT(*) FROM {files} WHERE {in_collections})")  # noqa: S608
+        params += collection_params
+    row = sql.select_row(columns, params)
+    if listed_collections:
+        children.collection_files = int(row.pop())
+    if children.connected is not None:
+        connected = row.pop()
+        if connected:
+            children.connected += [int(chat_id) for chat_id in str(connected).split(",")]
+    if live_since is not None:
+        children.live_connections += int(row.pop())
+    children.own_files += int(row.pop())
+    return row
+
+
 def plan(
-    *, scope: Scope, lock: bool = True, live_since: Any = None, table: str = sql.SCRATCH_CHATS
+    *,
+    scope: Scope,
+    lock: bool = True,
+    live_since: Any = None,
+    table: str = sql.SCRATCH_CHATS,
+    messages_bound: int | None = None,
 ) -> Planned:
     """The ids the scope covers (locked with ``lock``) and what goes with them,
-    counted. ``live_since``: also count the sockets at least that fresh."""
+    counted. ``live_since``: also count the sockets at least that fresh.
+
+    A plan that locks is for a deletion: what its cascade deletes may then be
+    counted by the deletion itself, the messages only up to ``messages_bound``
+    (see :func:`count_children`); a plan that does not lock counts everything.
+    """
     by_type: Counter[str] = Counter()
     chat_ids = sql.stage_chats(
         scope.chats, lock=lock, small_ok=scope.small_ok, table=table, by_type=by_type
@@ -169,7 +292,13 @@ def plan(
         delete_chat_files=not scope.keep_files,
         by_type=by_type,
     )
-    children = count_children(chat_ids, live_since=live_since, collection_ids=collection_ids)
+    children = count_children(
+        chat_ids,
+        live_since=live_since,
+        collection_ids=collection_ids,
+        from_deletion=lock,
+        messages_bound=messages_bound,
+    )
     return Planned(planned, children)
 
 
@@ -192,16 +321,27 @@ class Deleted:
     blob_names: list[str] = field(default_factory=list)
     #: names put in the database queue; ``None``: some, how many is not known
     queued: int | None = 0
+    #: cascade counts left for the record's statement to read (``tally_later``)
+    tally: sql.Tally | None = None
 
 
-def execute(*, plan: Plan, queue_blobs: bool = False, children: Children | None = None) -> Deleted:
+def execute(
+    *,
+    plan: Plan,
+    queue_blobs: bool = False,
+    children: Children | None = None,
+    tally_later: bool = False,
+) -> Deleted:
     """Delete what the plan names; return counts and the blobs to remove.
 
     Blob names come back in a list, except with ``queue_blobs`` for a file set that
     may be large (more than ``DELETION_BLOB_CHUNK_SIZE`` files, or a number not
     counted beforehand): those go to the database's queue
     (:func:`chats.deletion.sql.queue_blobs`). ``children`` are the counts of
-    :func:`count_children` when the caller has them already.
+    :func:`count_children` when the caller has them already. When they say the
+    cascade is counted by the deletion itself, the counts are read right after the
+    chat ``DELETE`` — or, with ``tally_later``, left in ``Deleted.tally`` for the
+    statement that writes the record to read.
 
     The files of the chats that belong to no collection are deleted first (their
     blobs must be noted); then the chats, whose messages, project links and socket
@@ -233,6 +373,14 @@ def execute(*, plan: Plan, queue_blobs: bool = False, children: Children | None 
         counts["files"] += n
     counts.update(children.counts)
     counts["chats"] += sql.delete_rows(Chat, plan.chat_ids)
+    if children.deleted_before is not None and counts["chats"]:
+        tally = sql.Tally(list(rules.CASCADED), _cascaded_tables(), children.deleted_before)
+        if tally_later:
+            deleted.tally = tally
+        else:
+            after = sql.deleted_so_far(tally.tables)
+            for kind, before, now in zip(tally.kinds, tally.before, after, strict=True):
+                counts[kind] += now - before
     counts["collections"] += sql.delete_rows(Collection, plan.collection_ids)
     return deleted
 
@@ -249,7 +397,9 @@ def _connected(planned: Plan, children: Children) -> list[int]:
     """Chats of the plan with socket records: the only ones to notify after commit."""
     if children.connected is not None:
         return children.connected
-    if not children.counts["connections"]:
+    if children.deleted_before is None and not children.counts["connections"]:
+        return []  # counted: none
+    if not children.any_connections:
         return []
     connected: list[int] = []
     for ids in sql.id_sets(planned.chat_ids):
@@ -331,11 +481,14 @@ class _Deletion:
         with opened:
             if self.staged is not None:
                 return self._next_batch(self.staged)
-            planned = self.planned or plan(scope=self.scope, lock=not self.dry_run)
+            bound = None if self.threshold is None else self.threshold + 1
+            planned = self.planned or plan(
+                scope=self.scope, lock=not self.dry_run, messages_bound=bound
+            )
             if self.dry_run:
                 self._count(planned)
                 return False
-            messages = planned.children.counts["messages"]
+            messages = planned.children.messages
             if self.threshold is not None and messages > self.threshold:
                 self._start_batches(messages)
                 return True
@@ -387,7 +540,8 @@ class _Deletion:
             by_type: Counter[str] = Counter()
             ids = sql.stage_chats(Chat.objects.filter(id__in=window), lock=True, by_type=by_type)
             batch = Plan(ids, delete_chat_files=not self.scope.keep_files, by_type=by_type)
-            self._delete(batch, count_children(ids), also=None)
+            self._delete(batch, count_children(ids, from_deletion=True), also=None)
+            self._resize()
             return True
         collection_ids = self.collections
         if self.scope.rechecks_collections and collection_ids:
@@ -396,6 +550,18 @@ class _Deletion:
         rest = Plan([], collection_ids, delete_chat_files=False)
         self._delete(rest, Children(Counter()), also=self.scope.also)
         return False
+
+    def _resize(self) -> None:
+        """Size the next batches by the messages per chat the batches so far deleted.
+
+        The first batch is sized by the messages counted up to the threshold only (a
+        lower bound: the purge is not counted in full), so it may hold more than
+        ``DELETION_BATCH_MESSAGES`` messages when its chats are larger than the
+        average; from the second batch on the sizes follow what was deleted.
+        """
+        counts = self.result.counts
+        if counts["chats"]:
+            self.size = _batch_size(counts["chats"], counts["messages"])
 
     def _write_record(self) -> None:
         record = audit.write(ctx=self.ctx, result=self.result)
@@ -410,7 +576,9 @@ class _Deletion:
             # sets ``actor`` to NULL and the record keeps the actor's email.
             self._write_record()
         connected = _connected(batch, children)
-        deleted = execute(plan=batch, queue_blobs=True, children=children)
+        # The cascade counts are read by the record's next write — unless ``also``
+        # deletes more of those rows (e.g. links of a user's projects) before it.
+        deleted = execute(plan=batch, queue_blobs=True, children=children, tally_later=also is None)
         if also is not None:
             more_counts, _ = also(batch.chat_ids, False)
             deleted.counts.update(more_counts)
@@ -419,6 +587,7 @@ class _Deletion:
         expected = len(deleted.blob_names) + (deleted.queued or 0)
         deleted.counts["blobs"] = expected
         result.counts.update(deleted.counts)
+        result.tally = deleted.tally  # read by the record's next write, below
         result.by_type.update(batch.by_type)
         result.batches = self.done
         stale = result.record_id is not None

@@ -11,10 +11,13 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chats.models import ConversationType
 from neptun.models import User
+
+if TYPE_CHECKING:
+    from chats.deletion.sql import Tally
 
 #: Conversation-type keys used in counts; ``None`` (NULL type) is reported as "null".
 TYPE_KEYS: dict[str | None, str] = {
@@ -60,6 +63,9 @@ class DeletionResult:
     deleted_at: datetime | None = None
     dry_run: bool = False
     batches: int = 1
+    #: Cascade counts a chat ``DELETE`` made that nobody has read yet (PostgreSQL):
+    #: the next write of the record reads them into ``counts`` (:mod:`.audit`).
+    tally: Tally | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         counts = {kind: self.counts.get(kind, 0) for kind in (*COUNT_KINDS, "blobs")}

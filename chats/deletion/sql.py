@@ -10,12 +10,15 @@ the one place that decides how ids travel to the database. Every
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.db.models import Model, QuerySet
 from django.db.models.expressions import RawSQL
@@ -249,6 +252,56 @@ def select_row(columns: Sequence[str], params: Sequence[Any]) -> list[Any]:
     return list(row) if row is not None else []
 
 
+#: A column of a counting statement (PostgreSQL): whether the server counts row
+#: changes (``track_counts``, on by default), so :func:`deleted_so_far` means something.
+TRACK_COUNTS_COLUMN = "current_setting('track_counts')::boolean"
+
+
+def counts_deletions() -> bool:
+    """Whether a deletion may take its cascade counts from :func:`deleted_so_far`
+    (PostgreSQL; the counting statement also checks ``TRACK_COUNTS_COLUMN``)."""
+    return _postgres()
+
+
+def deleted_so_far_columns(tables: Sequence[str]) -> list[str]:
+    """Columns reading how many rows of each table this transaction has deleted so far
+    (``pg_stat_get_xact_tuples_deleted``: the server's own tally, cascades included).
+    Read before and after one ``DELETE``, the difference is what it deleted."""
+    return [f"pg_stat_get_xact_tuples_deleted('{table}'::regclass)" for table in tables]
+
+
+def deleted_so_far(tables: Sequence[str]) -> list[int]:
+    """The values of :func:`deleted_so_far_columns`, in one statement."""
+    return [int(n) for n in select_row(deleted_so_far_columns(tables), [])]
+
+
+@dataclass
+class Tally:
+    """Counts a chat ``DELETE``'s cascade has made and nobody has read yet: for each
+    kind, the rows of its table deleted since ``before`` (:func:`deleted_so_far`).
+    The statement that writes the deletion's record reads them
+    (:func:`counts_with_tally`), so the read costs no statement of its own."""
+
+    kinds: list[str]
+    tables: list[str]
+    before: list[int]
+
+
+def counts_with_tally(counts: dict[str, Any], tally: Tally) -> RawSQL:
+    """The JSON value ``counts`` with each kind of ``tally`` raised by the rows its
+    table lost since ``tally.before``, computed by the server as the value is
+    written (kinds and tables are ours, not input)."""
+    parts: list[str] = []
+    params: list[Any] = [json.dumps(counts, cls=DjangoJSONEncoder)]
+    for kind, table, before in zip(tally.kinds, tally.tables, tally.before, strict=True):
+        parts.append(
+            f"'{kind}', %s::bigint + pg_stat_get_xact_tuples_deleted('{table}'::regclass) "
+            "- %s::bigint"
+        )
+        params += [int(counts.get(kind, 0)), before]
+    return RawSQL(f"(%s::jsonb || jsonb_build_object({', '.join(parts)}))", params)  # noqa: S611
+
+
 def distinct_ids(column: str) -> str:
     """An aggregate of the distinct values of ``column``, comma-separated."""
     if _postgres():
@@ -293,6 +346,32 @@ def queue_blobs(files: QuerySet[File]) -> None:
     create_blob_queue()
     with connection.cursor() as cursor:
         cursor.execute(f"INSERT INTO {SCRATCH_BLOBS} (name) {query[0]}", query[1])
+
+
+def insert_outbox_names(
+    *,
+    table: str,
+    record_id: int,
+    names: Sequence[str],
+    now: Any,
+    lease: Any,
+    counted: bool,
+) -> list[tuple[int, str]] | None:
+    """Outbox rows for ``names`` in one statement with the names as one array
+    parameter (PostgreSQL: ``INSERT … SELECT … FROM unnest(%s::text[]) RETURNING``);
+    their ids and names. ``None`` elsewhere: the caller writes them with the ORM."""
+    if not _postgres():
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} "  # noqa: S608 - table name is ours
+            "(name, record_id, attempts, not_before, claimed_until, last_error, failed, "
+            "counted, created_at) "
+            "SELECT n, %s, 0, %s, %s, '', false, %s, %s FROM unnest(%s::text[]) AS n "
+            "RETURNING id, name",
+            [record_id, now, lease, counted, now, list(names)],
+        )
+        return [(int(row_id), str(name)) for row_id, name in cursor.fetchall()]
 
 
 def delete_files_returning(where: str, params: Sequence[Any]) -> tuple[int, list[str]]:

@@ -147,6 +147,24 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
     DATABASES["default"]["OPTIONS"].setdefault("timeout", 20)
     DATABASES["default"]["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool(
+    "DB_POOL", default=True
+):
+    # A pool of open connections (psycopg_pool, through Django's "pool" option).
+    # The ASGI server runs each request in a thread of its own, so CONN_MAX_AGE
+    # cannot keep a connection between requests: without a pool every request
+    # opens one, 5-11 ms measured on loopback (bench/README.md, "After tuning").
+    # DB_POOL=0 turns it off (e.g. behind PgBouncer); the pool's size is per process.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps connections instead
+    DATABASES["default"].setdefault("OPTIONS", {})
+    DATABASES["default"]["OPTIONS"].setdefault(
+        "pool",
+        {
+            "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
+            "max_size": env.int("DB_POOL_MAX_SIZE", default=10),
+            "timeout": env.int("DB_POOL_TIMEOUT", default=10),
+        },
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "neptun.User"
@@ -326,6 +344,11 @@ OUTBOX_RETRY_MAX = env.int("OUTBOX_RETRY_MAX", default=3600)
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=10)
 OUTBOX_LEASE = env.int("OUTBOX_LEASE", default=300)
 OUTBOX_SWEEP_INTERVAL = env.int("OUTBOX_SWEEP_INTERVAL", default=30)
+# Fresh outbox rows a deletion moved from its scratch table are carried out right
+# after commit in chunks of this many (read, removed, deleted: three statements);
+# a chunk's rows are what the process holds in memory (about 0.1 MB for 200,
+# 0.5 MB for 1,000: p3 at xl peaked at 1.18 MB with 1,000 against 0.67 MB before).
+OUTBOX_CARRY_CHUNK_SIZE = env.int("OUTBOX_CARRY_CHUNK_SIZE", default=200)
 # The worker runs `cleanup_orphans --yes` (its defaults) every this many seconds
 # (default daily; 0: never, e.g. when cron runs the command instead).
 ORPHAN_SWEEP_INTERVAL = env.int("ORPHAN_SWEEP_INTERVAL", default=86400)
