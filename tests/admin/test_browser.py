@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from chats import tasks
 from chats.models import BlobRemoval, Chat, Message, ScheduledJob
-from neptun.models import DeletionRecord
+from neptun.models import DeletionRecord, Erasure, RetentionPolicy
 from tests.factories import (
     PASSWORD,
     AccessTokenFactory,
@@ -163,6 +163,19 @@ def _a_few_rows_of_every_model() -> None:
             attempts=2,
             last_error="OSError: storage unavailable",
         )
+    # Retention: a tenant's own policy and an erasure receipt (a keyed hash, no email).
+    RetentionPolicy.objects.create(
+        tenant=tenant, inactive_days=365, conversation_types=["regular"], temporary_hours=720
+    )
+    Erasure.objects.create(
+        tenant=tenant,
+        email_hash="a" * 64,
+        interface=DeletionRecord.Interface.API,
+        status=Erasure.Status.COMPLETE,
+        counts={"chats": 12, "messages": 3400, "files": 5, "users": 1},
+        verification={"verified": True, "rows_referencing_user": 0, "blobs_remaining": 0},
+        completed_at=timezone.now(),
+    )
     # The worker's rows: its schedule and a queued job.
     ScheduledJob.objects.create(name="outbox-sweep", next_run_at=timezone.now())
     tasks.sweep_outbox.enqueue()
