@@ -120,6 +120,17 @@ def where_in(column: str, ids: IdSet) -> tuple[str, list[Any]]:
     return f"{column} IN ({', '.join(['%s'] * len(value))})", list(value)
 
 
+def id_is_one_of(column: str, ids: Sequence[int]) -> tuple[str, list[Any]]:
+    """ "``column`` is one of ``ids``" for a hand-written statement over a listed
+    batch, and its parameters. On PostgreSQL ``column = ANY(%s)`` with one array: an
+    index lookup per id, where ``IN (SELECT unnest(…))`` was once planned as a scan
+    of the table per batch (60 ms a batch of 1,000 collections at the large scale) and
+    a thousand placeholders cost 13 ms of planning. Elsewhere one placeholder an id."""
+    if _postgres():
+        return f"{column} = ANY(%s)", [list(ids)]
+    return f"{column} IN ({', '.join(['%s'] * len(ids))})", list(ids)
+
+
 def _query_sql(queryset: QuerySet[Any]) -> tuple[str, tuple[Any, ...]] | None:
     """The SQL of a queryset, or ``None`` when it selects nothing by construction."""
     try:
