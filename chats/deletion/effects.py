@@ -311,6 +311,10 @@ def _attempt(rows: Sequence[BlobRemoval], outcome: Outcome, *, checked: bool = F
             failed=gave_up,
             counted=False,  # whoever reports this failure takes it out of the count
         )
+        if row.counted and row.record_id is not None:
+            # The worker's pass reports it on the record (``_write_back``); a
+            # deletion's own pass lowers its response's count, then saves it.
+            outcome.blobs_by_record[row.record_id] -= 1
         entry = {
             "kind": "blob",
             "blob": row.name,

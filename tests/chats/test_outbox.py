@@ -182,6 +182,33 @@ def test_a_fresh_row_is_left_to_its_process_until_its_lease_runs_out(
     assert not BlobRemoval.objects.exists()
 
 
+def test_a_counted_blob_the_worker_fails_on_is_taken_out_of_the_count_then_counted_once(
+    user, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The record counts the blobs its deletion expects to remove. When its process
+    dies after commit and the worker's first try is refused, the record stops
+    counting that blob; the retry that succeeds counts it again, once."""
+    chat = ChatFactory(owner=user)
+    blob = FileFactory(owner=user, chat=chat).blob.name
+    with django_capture_on_commit_callbacks(execute=False):  # killed after commit
+        result = services.chat_delete(chat=chat, ctx=ctx(user))
+    record = DeletionRecord.objects.get(pk=result.record_id)
+    assert record.counts["blobs"] == 1
+    Flaky(monkeypatch, failures=1)
+
+    _due_now()
+    assert effects.sweep().as_dict() == {"removed": 0, "kept": 0, "failed": 1}
+    record.refresh_from_db()
+    assert record.counts["blobs"] == 0
+
+    _due_now()
+    assert effects.sweep().as_dict() == {"removed": 1, "kept": 0, "failed": 0}
+    record.refresh_from_db()
+    assert record.counts["blobs"] == 1
+    assert record.errors == []
+    assert not default_storage.exists(blob)
+
+
 def test_a_removal_is_counted_once_when_two_passes_race_for_it(user):
     chat = ChatFactory(owner=user)
     blob = FileFactory(owner=user, chat=chat).blob.name
