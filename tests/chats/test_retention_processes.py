@@ -85,11 +85,12 @@ def _until(condition, what: str, process: subprocess.Popen | None = None) -> Non
 
 
 def _no_other_sessions() -> bool:
-    """PostgreSQL has ended every session but ours (a killed worker's rolled back)."""
+    """No other session is inside a transaction any more: the killed worker's rolled
+    back. Idle sessions do not count (this process's connection pool keeps some)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND pid <> pg_backend_pid()"
+            "AND pid <> pg_backend_pid() AND xact_start IS NOT NULL"
         )
         return cursor.fetchone()[0] == 0
 
