@@ -80,16 +80,9 @@ def explicit_p2(
 
 def explicit_p3(*, owner_id: int, schema: str = "neptun", **_: Any) -> dict[str, Any]:
     """As ``raw_p3``, with the chats' children deleted before the chats."""
-    f, c, k = table(schema, "file"), table(schema, "chat"), table(schema, "collection")
+    f, k = table(schema, "file"), table(schema, "collection")
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT k.id FROM {k} k WHERE k.owner_id = %s AND NOT k.is_global "  # noqa: S608
-            f"AND k.id IN (SELECT collection_id FROM {c} WHERE owner_id = %s) "
-            f"AND NOT EXISTS (SELECT 1 FROM {c} c2 WHERE c2.collection_id = k.id "
-            "AND c2.owner_id <> %s)",
-            [owner_id, owner_id, owner_id],
-        )
-        doomed = [row[0] for row in cursor.fetchall()]
+        doomed = ops._doomed_collections(cursor, schema, owner_id)
         chats, blobs = _explicit_chats(cursor, schema, "owner_id = %s", [owner_id])
         if doomed:
             blobs += ops._delete_returning_blobs(

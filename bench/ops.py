@@ -168,18 +168,24 @@ def raw_p2(
     return {"chats": chats, "blobs": _remove(blobs)}
 
 
+def _doomed_collections(cursor: Any, schema: str, owner_id: int) -> list[int]:
+    """The user's own collections that only their chats link to (p3 deletes them)."""
+    c, k = table(schema, "chat"), table(schema, "collection")
+    cursor.execute(
+        f"SELECT k.id FROM {k} k WHERE k.owner_id = %s AND NOT k.is_global "  # noqa: S608
+        f"AND k.id IN (SELECT collection_id FROM {c} WHERE owner_id = %s) "
+        f"AND NOT EXISTS (SELECT 1 FROM {c} c2 WHERE c2.collection_id = k.id "
+        "AND c2.owner_id <> %s)",
+        [owner_id, owner_id, owner_id],
+    )
+    return [row[0] for row in cursor.fetchall()]
+
+
 def raw_p3(*, owner_id: int, schema: str = "neptun", **_: Any) -> dict[str, Any]:
     """All conversations of a user, with files and the collections only they link to."""
     f, c, k = table(schema, "file"), table(schema, "chat"), table(schema, "collection")
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT k.id FROM {k} k WHERE k.owner_id = %s AND NOT k.is_global "  # noqa: S608
-            f"AND k.id IN (SELECT collection_id FROM {c} WHERE owner_id = %s) "
-            f"AND NOT EXISTS (SELECT 1 FROM {c} c2 WHERE c2.collection_id = k.id "
-            "AND c2.owner_id <> %s)",
-            [owner_id, owner_id, owner_id],
-        )
-        doomed = [row[0] for row in cursor.fetchall()]
+        doomed = _doomed_collections(cursor, schema, owner_id)
         blobs = _delete_returning_blobs(
             cursor,
             f"DELETE FROM {f} WHERE collection_id IS NULL "  # noqa: S608
