@@ -11,7 +11,7 @@ of deleting run on identical data.
 
 Sizes are those of issue 7 at ``large`` (factor 1); ``small`` is a tenth of each,
 ``quick`` a hundredth (a smoke run); ``xl`` (issue 16, for p3) five times the
-targets on the large background.
+targets on the large background, ``mid`` a quarter of them on it.
 """
 
 from __future__ import annotations
@@ -89,6 +89,9 @@ SCALES = {
     # messages of DELETION_BATCH_THRESHOLD, so it runs batched), on the large background.
     "xl": Scale("xl", 5.0, background=1.0),
     "large": Scale("large", 1.0),
+    # The targets at a quarter of large on the large background: p3 at 500
+    # conversations and 50,000 messages, the size issue 16's first target names.
+    "mid": Scale("mid", 0.25, background=1.0),
     "small": Scale("small", 0.1),
     "quick": Scale("quick", 0.01),
 }

@@ -1,4 +1,4 @@
-"""The deletion benchmark of issue 7: ``python -m bench [--scale small|large|both] [--quick]``.
+"""The deletion benchmark of issue 7: ``python -m bench [--scale small,mid,large,xl] [--quick]``.
 
 For each scale it loads a background of other users' data, then for each path and
 each way of deleting (Neptun, raw SQL, stock Django) it generates the target on
@@ -546,9 +546,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument(
         "--scale",
-        choices=("small", "large", "both", "xl"),
         default="both",
-        help="xl: p3 at 10,000 conversations and 1,000,000 messages on the large background",
+        help="small, mid, large, xl, or several with commas (both: small,large); "
+        "xl: p3 at 10,000 conversations and 1,000,000 messages on the large background; "
+        "mid: the targets at a quarter of large (p3: 50,000 messages) on that background",
     )
     parser.add_argument("--quick", action="store_true", help="a tiny smoke run (1/100 scale)")
     parser.add_argument("--paths", default=",".join(PATHS), help="comma-separated, e.g. p1,p3")
@@ -592,13 +593,15 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(paths) - set(PATHS)
     if unknown:
         parser.error(f"unknown paths: {', '.join(sorted(unknown))}")
-    if args.scale == "xl" and paths != ["p3"]:
+    scale_names = ["small", "large"] if args.scale == "both" else args.scale.split(",")
+    if args.quick:
+        scale_names = ["quick"]
+    if not scale_names or set(scale_names) - {"small", "mid", "large", "xl", "quick"}:
+        parser.error("--scale takes small, mid, large, xl or both (or several with commas)")
+    if "xl" in scale_names and paths != ["p3"]:
         parser.error("--scale xl is for p3 only (--paths p3)")
     if not args.db.startswith(("postgres://", "postgresql://")):
         parser.error("the benchmark runs on PostgreSQL (--db postgres://…)")
-    scale_names = (
-        ["quick"] if args.quick else (["small", "large"] if args.scale == "both" else [args.scale])
-    )
 
     media = tempfile.mkdtemp(prefix="neptun-bench-media-")
     env = {

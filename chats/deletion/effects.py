@@ -85,12 +85,35 @@ def _lease_end(now: datetime) -> datetime:
 # --------------------------------------------------------------------------- writing
 
 
+@dataclass(frozen=True, slots=True)
+class Row:
+    """What carrying out needs of one outbox row (:class:`~chats.models.BlobRemoval`).
+
+    Plain values, not model instances: a deletion of 1,000 blobs built 1,000
+    ``BlobRemoval`` objects to read five fields of each (p3 at the large scale: 7 % of
+    the profiled request)."""
+
+    id: int
+    name: str
+    record_id: int | None
+    attempts: int = 0
+    counted: bool = True
+
+
+#: The fields of :class:`Row`, in order, as the ORM reads them.
+ROW_FIELDS = ("id", "name", "record_id", "attempts", "counted")
+
+
+def _rows(queryset: QuerySet[BlobRemoval]) -> list[Row]:
+    return [Row(*values) for values in queryset.values_list(*ROW_FIELDS)]
+
+
 @dataclass
 class Queued:
     """Outbox rows one deletion wrote: those it holds in memory, and how many more it
     moved from a scratch table (read back in chunks by :func:`carry_out`)."""
 
-    rows: list[BlobRemoval] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
     from_table: int = 0
     #: the names in ``rows`` were checked unreferenced inside the deletion's transaction
     checked: bool = False
@@ -126,18 +149,21 @@ def queue_blob_removals(
         counted=counted,
     )
     if written is None:
-        rows = [
-            BlobRemoval(
-                name=name, record_id=record_id, claimed_until=lease, created_at=now, counted=counted
-            )
-            for name in unique
-        ]
-        BlobRemoval.objects.bulk_create(rows, batch_size=_chunk())
-        return Queued(rows=rows, checked=checked)
-    rows = [
-        BlobRemoval(id=row_id, name=name, record_id=record_id, counted=counted)
-        for row_id, name in written
-    ]
+        created = BlobRemoval.objects.bulk_create(
+            [
+                BlobRemoval(
+                    name=name,
+                    record_id=record_id,
+                    claimed_until=lease,
+                    created_at=now,
+                    counted=counted,
+                )
+                for name in unique
+            ],
+            batch_size=_chunk(),
+        )
+        written = [(row.pk, row.name) for row in created]
+    rows = [Row(row_id, name, record_id, counted=counted) for row_id, name in written]
     return Queued(rows=rows, checked=checked)
 
 
@@ -147,25 +173,24 @@ def queue_blob_removals_each(
     """:func:`queue_blob_removals` for several records at once, one statement:
     ``names`` by record id; what each record queued."""
     now = timezone.now()
-    queued = {
-        record_id: Queued(
-            rows=[
-                BlobRemoval(
-                    name=name,
-                    record_id=record_id,
-                    claimed_until=_lease_end(now),
-                    created_at=now,
-                    counted=True,
-                )
-                for name in sorted({n for n in record_names if n})
-            ],
-            checked=checked,
-        )
-        for record_id, record_names in names.items()
-    }
-    rows = [row for each in queued.values() for row in each.rows]
-    if rows:
-        BlobRemoval.objects.bulk_create(rows, batch_size=_chunk())
+    created = BlobRemoval.objects.bulk_create(
+        [
+            BlobRemoval(
+                name=name,
+                record_id=record_id,
+                claimed_until=_lease_end(now),
+                created_at=now,
+                counted=True,
+            )
+            for record_id, record_names in names.items()
+            for name in sorted({n for n in record_names if n})
+        ],
+        batch_size=_chunk(),
+    )
+    queued = {record_id: Queued(checked=checked) for record_id in names}
+    for row in created:
+        if row.record_id is not None:
+            queued[row.record_id].rows.append(Row(row.pk, row.name, row.record_id))
     return queued
 
 
@@ -220,7 +245,7 @@ def blobs_removed_with(file_sets: Sequence[QuerySet[File]]) -> int:
 # --------------------------------------------------------------------------- carrying out
 
 
-def _claim(condition: Q, limit: int, *, own: bool = False) -> list[BlobRemoval]:
+def _claim(condition: Q, limit: int, *, own: bool = False) -> list[Row]:
     """Take up to ``limit`` rows matching ``condition`` for one lease, and commit.
 
     Without ``own``, only rows nobody holds (no lease, or an expired one). On
@@ -234,7 +259,7 @@ def _claim(condition: Q, limit: int, *, own: bool = False) -> list[BlobRemoval]:
             rows = rows.filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
         if connection.features.has_select_for_update_skip_locked:
             rows = rows.select_for_update(skip_locked=True)
-        claimed = list(rows.only("id", "name", "record_id", "attempts", "counted")[:limit])
+        claimed = _rows(rows[:limit])
         if claimed:
             BlobRemoval.objects.filter(id__in=[row.id for row in claimed]).update(
                 claimed_until=_lease_end(now)
@@ -247,7 +272,7 @@ def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(seconds, settings.OUTBOX_RETRY_MAX))
 
 
-def _attempt(rows: Sequence[BlobRemoval], outcome: Outcome, *, checked: bool = False) -> None:
+def _attempt(rows: Sequence[Row], outcome: Outcome, *, checked: bool = False) -> None:
     """Remove the blobs of claimed rows (no transaction open: storage calls hold no
     row lock), then settle the rows: done ones deleted, failed ones rescheduled.
     The removal is one batched call (:func:`chats.deletion.storage.blobs_remove`):
@@ -269,8 +294,8 @@ def _attempt(rows: Sequence[BlobRemoval], outcome: Outcome, *, checked: bool = F
     # One batched call for the whole chunk (DeleteObjects on S3); a name it refused
     # comes back with its error and is rescheduled alone.
     refused = storage.blobs_remove(names=[row.name for row in going])
-    removed: list[BlobRemoval] = []
-    failures: list[tuple[BlobRemoval, str]] = []
+    removed: list[Row] = []
+    failures: list[tuple[Row, str]] = []
     for row in going:
         if row.name in refused:
             logger.warning("blob %s could not be removed: %s", row.name, refused[row.name])
@@ -284,15 +309,7 @@ def _attempt(rows: Sequence[BlobRemoval], outcome: Outcome, *, checked: bool = F
                 outcome.blobs_by_record[row.record_id] -= 1
     if removed:
         # Count only rows this process finished (another may have raced us to one).
-        with connection.cursor() as cursor:
-            table = BlobRemoval._meta.db_table
-            ids = [row.id for row in removed]
-            cursor.execute(
-                f"DELETE FROM {table} WHERE id IN ({', '.join(['%s'] * len(ids))}) "  # noqa: S608
-                "RETURNING id",
-                ids,
-            )
-            finished = {row_id for (row_id,) in cursor.fetchall()}
+        finished = sql.delete_returning_ids(BlobRemoval._meta.db_table, [row.id for row in removed])
         for row in removed:
             if row.id in finished:
                 outcome.removed += 1
@@ -303,7 +320,7 @@ def _attempt(rows: Sequence[BlobRemoval], outcome: Outcome, *, checked: bool = F
     for row, error in failures:
         attempts = row.attempts + 1
         gave_up = attempts >= settings.OUTBOX_MAX_ATTEMPTS
-        BlobRemoval.objects.filter(pk=row.pk).update(
+        BlobRemoval.objects.filter(pk=row.id).update(
             attempts=attempts,
             not_before=now + _backoff(attempts),
             claimed_until=None,
@@ -326,14 +343,14 @@ def _attempt(rows: Sequence[BlobRemoval], outcome: Outcome, *, checked: bool = F
             outcome.gave_up.setdefault(row.record_id, []).append(entry)
 
 
-def _own_rows(*, record_id: int, after: int, limit: int) -> list[BlobRemoval]:
+def _own_rows(*, record_id: int, after: int, limit: int) -> list[Row]:
     """The next ``limit`` fresh rows of a deletion above id ``after`` (keyset order).
 
     Not claimed again: the deletion wrote them already held by this process for a
     lease, so the worker's sweep leaves them alone until it runs out.
     """
     rows = BlobRemoval.objects.filter(record_id=record_id, attempts=0, failed=False, id__gt=after)
-    return list(rows.order_by("id").only("id", "name", "record_id", "attempts", "counted")[:limit])
+    return _rows(rows.order_by("id")[:limit])
 
 
 def carry_out(*, record_id: int, queued: Queued | None = None) -> Outcome:

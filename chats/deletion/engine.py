@@ -533,14 +533,13 @@ class _Deletion:
     def _next_batch(self, staged: sql.Staged) -> bool:
         """A large purge's next window of chats, or — when none is left — the rest."""
         sql.set_timeouts()
-        window = sql.next_window(staged, after=self.last, size=self.size)
+        by_type: Counter[str] = Counter()
+        window = sql.lock_window(staged, after=self.last, size=self.size, by_type=by_type)
         self.done += 1
-        if window:
-            self.last = window[-1]
-            by_type: Counter[str] = Counter()
-            ids = sql.stage_chats(Chat.objects.filter(id__in=window), lock=True, by_type=by_type)
-            batch = Plan(ids, delete_chat_files=not self.scope.keep_files, by_type=by_type)
-            self._delete(batch, count_children(ids, from_deletion=True), also=None)
+        if window is not None:
+            self.last = window.upto or self.last
+            batch = Plan(window, delete_chat_files=not self.scope.keep_files, by_type=by_type)
+            self._delete(batch, count_children(window, from_deletion=True), also=None)
             self._resize()
             return True
         collection_ids = self.collections

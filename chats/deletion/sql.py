@@ -51,22 +51,37 @@ class Staged:
 
     Every statement of a deletion refers to them as ``IN (SELECT id FROM …)``: the
     SQL stays the same size whatever the number of rows, and Python holds none of
-    the ids (memory does not grow with the selection).
+    the ids (memory does not grow with the selection). A *window* of a staged
+    selection (``after`` < id <= ``upto``, see :func:`lock_window`) is one too: a
+    large purge's batch, named without staging its ids again.
     """
 
-    def __init__(self, table: str, count: int) -> None:
+    def __init__(
+        self, table: str, count: int, *, after: int | None = None, upto: int | None = None
+    ) -> None:
         self.table = table
         self.count = count
+        self.after = after
+        self.upto = upto
 
     def __len__(self) -> int:
         return self.count
 
+    def _select(self) -> tuple[str, tuple[int, ...]]:
+        if self.after is None or self.upto is None:
+            return f"SELECT id FROM {self.table}", ()  # noqa: S608 - fixed name
+        return f"SELECT id FROM {self.table} WHERE id > %s AND id <= %s", (  # noqa: S608
+            self.after,
+            self.upto,
+        )
+
     def subquery(self) -> RawSQL:
-        return RawSQL(f"SELECT id FROM {self.table}", ())  # noqa: S608, S611 - fixed name
+        return RawSQL(*self._select())  # noqa: S611 - fixed table name, int params
 
     def ids(self) -> list[int]:
+        select, params = self._select()
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT id FROM {self.table} ORDER BY id")  # noqa: S608
+            cursor.execute(f"{select} ORDER BY id", params)
             return [row[0] for row in cursor.fetchall()]
 
 
@@ -245,14 +260,45 @@ def _analyze(cursor: Any, table: str) -> None:
         cursor.execute(f"ANALYZE {table}")
 
 
-def next_window(staged: Staged, *, after: int, size: int) -> list[int]:
-    """The next ``size`` staged ids above ``after`` (keyset order)."""
+def lock_window(staged: Staged, *, after: int, size: int, by_type: Counter[str]) -> Staged | None:
+    """The next ``size`` staged chats above id ``after`` as a window of ``staged``,
+    locked in id order, their conversation types tallied into ``by_type``; ``None``
+    when none is left.
+
+    Two statements, whatever the window's size: its bounds, then the lock with the
+    tally. Staging each batch's ids in a table of their own cost six (p3 at 1M
+    messages: 21 batches, 0.4 s of creating, filling and analysing), and a list of
+    500 placeholders in the locking statement.
+    """
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT id FROM {staged.table} WHERE id > %s ORDER BY id LIMIT %s",  # noqa: S608
+            f"SELECT MAX(id), COUNT(*) FROM (SELECT id FROM {staged.table} "  # noqa: S608
+            "WHERE id > %s ORDER BY id LIMIT %s) w",
             [after, size],
         )
-        return [row[0] for row in cursor.fetchall()]
+        row = cursor.fetchone()
+    if row is None or not row[1]:
+        return None
+    window = Staged(staged.table, int(row[1]), after=after, upto=int(row[0]))
+    locked = (
+        Chat.objects.filter(id__in=window.subquery())
+        .order_by("id")
+        .select_for_update()
+        .values_list("id", "conversation_type")
+    )
+    query = _query_sql(locked)
+    if query is None:
+        return window
+    select, params = query
+    with connection.cursor() as cursor:
+        # Locks the window's rows in id order; a chat deleted meanwhile is just absent.
+        cursor.execute(
+            f"SELECT conversation_type, COUNT(*) FROM ({select}) AS locked "  # noqa: S608
+            "GROUP BY conversation_type",
+            params,
+        )
+        by_type.update({TYPE_KEYS.get(kind, "null"): n for kind, n in cursor.fetchall()})
+    return window
 
 
 def select_row(columns: Sequence[str], params: Sequence[Any]) -> list[Any]:
@@ -383,6 +429,19 @@ def insert_outbox_names(
             [record_id, now, lease, counted, now, list(names)],
         )
         return [(int(row_id), str(name)) for row_id, name in cursor.fetchall()]
+
+
+def delete_returning_ids(table: str, ids: Sequence[int]) -> set[int]:
+    """Delete the rows of ``table`` with these ids; the ids that were still there (a
+    row another process deleted first is not returned). One array parameter on
+    PostgreSQL (:func:`id_is_one_of`), chunks of ``DELETION_CHUNK_SIZE`` elsewhere."""
+    finished: set[int] = set()
+    with connection.cursor() as cursor:
+        for part in chunks(ids):
+            among, params = id_is_one_of("id", part)
+            cursor.execute(f"DELETE FROM {table} WHERE {among} RETURNING id", params)  # noqa: S608
+            finished.update(row_id for (row_id,) in cursor.fetchall())
+    return finished
 
 
 def delete_files_returning(where: str, params: Sequence[Any]) -> tuple[int, list[str]]:

@@ -213,7 +213,8 @@ def test_a_removal_is_counted_once_when_two_passes_race_for_it(user):
     chat = ChatFactory(owner=user)
     blob = FileFactory(owner=user, chat=chat).blob.name
     chat.files.all().delete()
-    row = BlobRemoval.objects.create(name=blob)
+    created = BlobRemoval.objects.create(name=blob)
+    row = effects.Row(created.pk, created.name, created.record_id)
     first, second = effects.Outcome(), effects.Outcome()
     effects._attempt([row], first)
     effects._attempt([row], second)  # the same claimed row, a moment later
