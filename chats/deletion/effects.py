@@ -373,8 +373,10 @@ def carry_out(*, record_id: int, queued: Queued | None = None) -> Outcome:
         elif queued.from_table:
             last = 0
             size = int(settings.OUTBOX_CARRY_CHUNK_SIZE)
-            while rows := _own_rows(record_id=record_id, after=last, limit=size):
+            left = queued.from_table
+            while left > 0 and (rows := _own_rows(record_id=record_id, after=last, limit=size)):
                 last = rows[-1].id
+                left -= len(rows)
                 _attempt(rows, outcome, checked=True)
     except Exception:
         logger.exception("outbox of deletion %s: left to the worker", record_id)

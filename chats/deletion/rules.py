@@ -96,7 +96,7 @@ def file_sets(plan: Plan) -> Iterator[FileSet]:
 def collections_going_with(chat_ids: IdSet, owner: User) -> IdSet:
     """User-owned collections linked only from the chats being deleted.
 
-    Up to ``SMALL_SELECTION`` of them come back as a list; more are staged.
+    Up to ``SMALL_ID_SELECTION`` of them come back as a list; more are staged.
     """
     selected = sql.in_ids(chat_ids)
     linked = Chat.objects.filter(id__in=selected, collection__isnull=False).values("collection_id")

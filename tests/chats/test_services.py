@@ -447,9 +447,10 @@ def test_a_rolled_back_deletion_queues_no_blob(user, django_capture_on_commit_ca
 
 
 def test_many_collections_are_staged_and_survivors_still_kept(user, other_user, monkeypatch):
-    """Over SMALL_SELECTION collections take the temporary-table path; same rules."""
+    """Over SMALL_ID_SELECTION collections take the temporary-table path; same rules."""
     monkeypatch.setattr(sql, "SMALL_SELECTION", 100)
-    n = sql.SMALL_SELECTION + 20
+    monkeypatch.setattr(sql, "SMALL_ID_SELECTION", 100)
+    n = sql.SMALL_ID_SELECTION + 20
     collections = CollectionFactory.create_batch(n, owner=user)
     for collection in collections:
         chat = ChatFactory(
