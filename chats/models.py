@@ -61,6 +61,15 @@ class Chat(models.Model):
     #: When a temporary chat stops existing for readers; NULL: never (a regular chat,
     #: or a temporary one under a policy that keeps temporary chats forever).
     expires_at = models.DateTimeField(null=True, blank=True)
+    #: Messages in the chat, kept by the database itself: a trigger on the messages
+    #: table adds what each ``INSERT`` (or ``COPY``) writes, in the writer's own
+    #: transaction, whoever the writer is (migration ``0006``: one statement-level
+    #: trigger on PostgreSQL, a row trigger on SQLite). Messages are only ever
+    #: deleted with their chat, so nothing needs taking off. A deletion sums it over
+    #: the chats it locks to decide whether it is a large purge
+    #: (:mod:`chats.deletion.engine`) instead of counting the messages; its record's
+    #: counts still come from the deletion itself.
+    message_count = models.PositiveBigIntegerField(default=0, editable=False)
 
     objects = ChatQuerySet.as_manager()
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -95,6 +95,17 @@ class Staged:
 IdSet = Sequence[int] | Staged
 
 
+@dataclass
+class Tallied:
+    """What the statement that selects (and locks) a deletion's chats learns of them
+    on the way, at no extra statement."""
+
+    #: their conversation types (the record's ``by_type``)
+    by_type: Counter[str] = field(default_factory=Counter)
+    #: the sum of their ``Chat.message_count``: whether a purge is large
+    messages: int = 0
+
+
 def chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
     """Slices of at most ``DELETION_CHUNK_SIZE`` ids (the bound of one statement)."""
     size = settings.DELETION_CHUNK_SIZE
@@ -167,7 +178,7 @@ def stage_chats(
     lock: bool,
     table: str = SCRATCH_CHATS,
     small_ok: bool = True,
-    by_type: Counter[str] | None = None,
+    tally: Tallied | None = None,
 ) -> IdSet:
     """The ids of ``chats``, locking the rows if asked: a list, or staged in ``table``.
 
@@ -176,8 +187,8 @@ def stage_chats(
     knows the selection is larger (a request naming more ids) passes
     ``small_ok=False`` and saves that first read.
 
-    With ``by_type``, the chats' conversation types are tallied into it by the same
-    statement that selects them (no extra query).
+    With ``tally``, the chats' conversation types and message counters are added up
+    into it by the same statement that selects them (no extra query).
 
     Locks are taken in id order (``INSERT … SELECT … ORDER BY id FOR UPDATE``), so
     concurrent deletions of overlapping sets queue instead of deadlocking.
@@ -188,12 +199,15 @@ def stage_chats(
     if lock:
         selected = selected.select_for_update()
     if small_ok:
-        first = list(selected.values_list("id", "conversation_type")[: SMALL_SELECTION + 1])
+        first = list(
+            selected.values_list("id", "conversation_type", "message_count")[: SMALL_SELECTION + 1]
+        )
         if len(first) <= SMALL_SELECTION:
-            if by_type is not None:
-                by_type.update(TYPE_KEYS.get(kind, "null") for _, kind in first)
-            return [chat_id for chat_id, _ in first]
-    return stage_table(chats, lock=lock, table=table, by_type=by_type)
+            if tally is not None:
+                tally.by_type.update(TYPE_KEYS.get(kind, "null") for _, kind, _ in first)
+                tally.messages += sum(n for _, _, n in first)
+            return [chat_id for chat_id, _, _ in first]
+    return stage_table(chats, lock=lock, table=table, tally=tally)
 
 
 def stage_table(
@@ -201,40 +215,45 @@ def stage_table(
     *,
     lock: bool,
     table: str = SCRATCH_CHATS,
-    by_type: Counter[str] | None = None,
+    tally: Tallied | None = None,
 ) -> Staged:
     """The ids of ``chats`` staged in ``table`` whatever their number (see
     :func:`stage_chats`, which calls this for a selection too large for a list)."""
     selected = Chat.objects.filter(pk__in=chats.order_by().values("pk")).order_by("id")
     if lock:
         selected = selected.select_for_update()
-    query = _query_sql(selected.values_list("id", "conversation_type"))
+    query = _query_sql(selected.values_list("id", "conversation_type", "message_count"))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {table} (id bigint PRIMARY KEY, kind varchar(32))"
+            f"CREATE TEMP TABLE IF NOT EXISTS {table} "
+            "(id bigint PRIMARY KEY, kind varchar(32), messages bigint)"
         )
         cursor.execute(f"DELETE FROM {table}")  # noqa: S608
         if query is None:
             return Staged(table, 0)
         sql, params = query
-        rows: list[tuple[str | None, int]] | None = None
-        if _postgres() and by_type is not None:
+        rows: list[tuple[str | None, int, int | None]] | None = None
+        if _postgres() and tally is not None:
             # Insert and tally in one statement; the count is the tally's sum.
             cursor.execute(
-                f"WITH staged AS (INSERT INTO {table} (id, kind) {sql} RETURNING kind) "  # noqa: S608
-                "SELECT kind, COUNT(*) FROM staged GROUP BY kind",
+                f"WITH staged AS (INSERT INTO {table} (id, kind, messages) {sql} "  # noqa: S608
+                "RETURNING kind, messages) "
+                "SELECT kind, COUNT(*), SUM(messages) FROM staged GROUP BY kind",
                 params,
             )
             rows = cursor.fetchall()
-            count = sum(n for _, n in rows)
+            count = sum(n for _, n, _ in rows)
         else:
-            cursor.execute(f"INSERT INTO {table} (id, kind) {sql}", params)
+            cursor.execute(f"INSERT INTO {table} (id, kind, messages) {sql}", params)
             count = cursor.rowcount
-            if by_type is not None:
-                cursor.execute(f"SELECT kind, COUNT(*) FROM {table} GROUP BY kind")  # noqa: S608
+            if tally is not None:
+                cursor.execute(
+                    f"SELECT kind, COUNT(*), SUM(messages) FROM {table} GROUP BY kind"  # noqa: S608
+                )
                 rows = cursor.fetchall()
-        if by_type is not None and rows is not None:
-            by_type.update({TYPE_KEYS.get(kind, "null"): n for kind, n in rows})
+        if tally is not None and rows is not None:
+            tally.by_type.update({TYPE_KEYS.get(kind, "null"): n for kind, n, _ in rows})
+            tally.messages += sum(int(m or 0) for _, _, m in rows)
         _analyze(cursor, table)
     return Staged(table, count)
 
@@ -266,9 +285,9 @@ def _analyze(cursor: Any, table: str) -> None:
         cursor.execute(f"ANALYZE {table}")
 
 
-def lock_window(staged: Staged, *, after: int, size: int, by_type: Counter[str]) -> Staged | None:
+def lock_window(staged: Staged, *, after: int, size: int, tally: Tallied) -> Staged | None:
     """The next ``size`` staged chats above id ``after`` as a window of ``staged``,
-    locked in id order, their conversation types tallied into ``by_type``; ``None``
+    locked in id order, their conversation types tallied into ``tally``; ``None``
     when none is left.
 
     Two statements, whatever the window's size: its bounds, then the lock with the
@@ -303,7 +322,7 @@ def lock_window(staged: Staged, *, after: int, size: int, by_type: Counter[str])
             "GROUP BY conversation_type",
             params,
         )
-        by_type.update({TYPE_KEYS.get(kind, "null"): n for kind, n in cursor.fetchall()})
+        tally.by_type.update({TYPE_KEYS.get(kind, "null"): n for kind, n in cursor.fetchall()})
     return window
 
 
