@@ -130,7 +130,11 @@ class SweepOptions:
     kinds: Sequence[str] = KINDS
     #: Grace period by kind; a kind not named here uses ``DEFAULT_GRACE``.
     grace: Mapping[str, timedelta] = field(default_factory=dict)
-    batch_size: int = 1000
+    #: Rows a batch (one transaction) takes. Measured on 100,000 orphans (p5 of the
+    #: benchmark): 5,000 took 0.83 s against 0.96 s with 1,000 (raw SQL 0.60 s), its
+    #: 60 statements and commits instead of 300; the peak memory, one batch's ids,
+    #: went from 0.5 to 1.6 MB, the same at 10,000 orphans as at 100,000.
+    batch_size: int = 5000
     delete_loose_files: bool = False
     delete_missing_blob_rows: bool = False
 

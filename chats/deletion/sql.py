@@ -27,13 +27,13 @@ from chats.deletion.result import TYPE_KEYS
 from chats.models import Chat
 from collections_app.models import File
 
-#: Up to this many chats (or collections), a plan keeps their ids in a list: one
-#: locking SELECT instead of creating, filling and analysing the temporary table (on
-#: PostgreSQL the list then travels as one array parameter). Measured with 1,000: p3
-#: at the small scale (200 chats) was no faster — counting through a long array costs
-#: what the staging saves — and a 1,000-id project batch held its ids and types in
-#: Python (4x the peak memory of 100 ids, against 1.5x when staged).
-SMALL_SELECTION = 100
+#: Up to this many chats, a plan keeps their ids in a list: one locking SELECT
+#: instead of creating, filling and analysing the temporary table (on PostgreSQL the
+#: list then travels as one array parameter). 100 at first; measured again once the
+#: cascade was no longer counted beforehand (``bench --scale small,mid,large``): with
+#: 1,000, p3 at 200 chats took 29 ms against 33, at 500 chats 57 against 58, p2's
+#: 1,000-chat batch 63 against 64 ms, its peak 0.44 MB against 0.38.
+SMALL_SELECTION = 1000
 
 #: The same for a selection of ids alone (:func:`stage_ids`: the collections going
 #: with the chats). A thousand ids are one array parameter of 8 KB; p3 at the large

@@ -40,7 +40,7 @@ Kinds (--only KIND, repeatable; default: all):
 Grace periods (--older-than, repeatable): DURATION sets every kind, KIND=DURATION
 one kind. Durations: 90s, 15m, 24h, 7d, 2w or combined (1d12h). Default 24h.
 
-Works in batches (--batch-size, default 1000), each its own short transaction;
+Works in batches (--batch-size, default 5000), each its own short transaction;
 blobs are removed after their rows' batch commits. Memory does not grow with the
 number of orphans. Interrupted and run again, it finishes the job. Every run that
 deletes something writes one DeletionRecord (interface "command").
@@ -168,7 +168,7 @@ class Command(BaseCommand):
             help="Grace period: DURATION for every kind, KIND=DURATION for one (default 24h).",
         )
         parser.add_argument(
-            "--batch-size", type=int, default=1000, help="Rows per batch (default 1000)."
+            "--batch-size", type=int, default=5000, help="Rows per batch (default 5000)."
         )
         parser.add_argument(
             "--json", action="store_true", help="Print a machine-readable summary on stdout."
