@@ -500,7 +500,7 @@ class _Deletion:
                 return False
             messages = planned.children.messages
             if self.threshold is not None and messages > self.threshold:
-                self._start_batches(messages)
+                self._start_batches(planned.plan, messages)
                 return True
             self.done = 1
             self._delete(planned.plan, planned.children, also=self.scope.also)
@@ -531,11 +531,20 @@ class _Deletion:
         self.result.counts = counts
         self.result.by_type = p.by_type
 
-    def _start_batches(self, messages: int) -> None:
-        """The first chunk of a large purge: stage the whole selection (its locks
-        end with this chunk) and write the record the batches will update."""
-        self.staged = sql.stage_table(self.scope.chats, lock=False, table=sql.SCRATCH_ALL)
-        self.collections = self.scope.collections_for(self.staged, lock=False)
+    def _start_batches(self, planned: Plan, messages: int) -> None:
+        """The first chunk of a large purge: keep the whole selection staged (its locks
+        end with this chunk) and write the record the batches will update.
+
+        The plan's own staged chats and collections are kept: a temporary table's
+        rows outlive the transaction, and nothing stages into them again before the
+        batches are done (they lock windows of it, :func:`sql.lock_window`). A
+        selection the plan listed (few chats, many messages) is staged now."""
+        if isinstance(planned.chat_ids, sql.Staged):
+            self.staged = planned.chat_ids
+            self.collections = planned.collection_ids
+        else:
+            self.staged = sql.stage_table(self.scope.chats, lock=False, table=sql.SCRATCH_ALL)
+            self.collections = self.scope.collections_for(self.staged, lock=False)
         self.size = _batch_size(len(self.staged), messages)
         self.total = -(-len(self.staged) // self.size) + 1
         self._write_record()
