@@ -142,8 +142,10 @@ class Scope:
     #: file rows going by name
     files: QuerySet[File] | None = None
     also: Also | None = None
-    #: ``False``: the selection is known to be large; stage it without a first read
-    small_ok: bool = True
+    #: ``True``: at most ``sql.SMALL_SELECTION`` chats (one chat, a short list of ids),
+    #: listed without asking; ``False``: known to be larger, staged without asking;
+    #: ``None``: not known, so a bounded count decides (see :func:`sql.stage_chats`)
+    small_ok: bool | None = None
 
     def collections_for(self, chat_ids: IdSet, *, lock: bool) -> IdSet:
         """The collections going with these chats."""
@@ -169,7 +171,7 @@ def _ids(queryset: QuerySet[Any], *, lock: bool) -> list[int]:
 # --------------------------------------------------------------------------- scopes
 
 
-def chats(chats: QuerySet[Chat], *, small_ok: bool = True) -> Scope:
+def chats(chats: QuerySet[Chat], *, small_ok: bool | None = None) -> Scope:
     """Chats with what goes with them (see the module docstring)."""
     return Scope(chats, small_ok=small_ok)
 
