@@ -120,3 +120,25 @@ def test_direct_reports_the_faster_form_and_keeps_both():
         0.5,
         ["cascade"],
     )
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--scale", "small,huge"], "--scale takes"),
+        (["--scale", "xl", "--paths", "p1,p3"], "--scale xl is for p3 only"),
+        (["--scale", "small", "--db", "sqlite:///x"], "runs on PostgreSQL"),
+    ],
+)
+def test_scale_option_is_checked_before_anything_runs(argv, message, capsys):
+    """``--scale`` takes one scale or several with commas (``mid`` included); a wrong
+    one stops the harness before it touches a database."""
+    from bench.data import SCALES
+    from bench.run import main
+
+    assert SCALES["mid"].n(200_000) == 50_000  # p3's messages at mid: the issue's size
+    assert SCALES["mid"].n_background(800) == 800  # on the large background
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2
+    assert message in capsys.readouterr().err
