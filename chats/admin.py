@@ -69,10 +69,6 @@ class ChatAdmin(ServiceDeletionAdmin):
     def title_or_uuid(self, obj: Chat) -> str:
         return obj.title or str(obj.uuid)
 
-    @admin.display(description="messages")
-    def message_count(self, obj: Chat) -> int:
-        return obj.messages.count()
-
     deletion = AdminDeletion(
         door="chats_delete",
         argument="chats",

@@ -115,6 +115,9 @@ class Queued:
 
     rows: list[Row] = field(default_factory=list)
     from_table: int = 0
+    #: every row moved from a scratch table has a larger id than this (so a large
+    #: purge's chunk reads back its own rows, not an earlier chunk's left behind)
+    from_table_after: int | None = None
     #: the names in ``rows`` were checked unreferenced inside the deletion's transaction
     checked: bool = False
 
@@ -205,20 +208,16 @@ def queue_from_table(*, record_id: int, table: str, queued: Queued) -> None:
     not ask the file table again.
     """
     now = timezone.now()
-    outbox = BlobRemoval._meta.db_table
-    files = File._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {outbox} "  # noqa: S608 - table names are ours
-            "(name, record_id, attempts, not_before, claimed_until, last_error, failed, "
-            "counted, created_at) "
-            f"SELECT DISTINCT name, %s, 0, %s, %s, '', %s, %s, %s FROM {table} "
-            "WHERE name IS NOT NULL AND name <> '' "
-            f"AND NOT EXISTS (SELECT 1 FROM {files} f WHERE f.blob = {table}.name)",
-            [record_id, now, _lease_end(now), False, True, now],
-        )
-        queued.from_table += cursor.rowcount
-        cursor.execute(f"DELETE FROM {table}")  # noqa: S608
+    count, after = sql.insert_outbox_from_table(
+        outbox=BlobRemoval._meta.db_table,
+        files=File._meta.db_table,
+        table=table,
+        params=[record_id, now, _lease_end(now), False, True, now],
+    )
+    queued.from_table += count
+    if count:
+        known = queued.from_table_after
+        queued.from_table_after = after if known is None else min(known, after)
 
 
 def blobs_removed_with(file_sets: Sequence[QuerySet[File]]) -> int:
@@ -371,7 +370,7 @@ def carry_out(*, record_id: int, queued: Queued | None = None) -> Outcome:
             while rows := _claim(Q(record_id=record_id, attempts=0), _chunk(), own=True):
                 _attempt(rows, outcome)
         elif queued.from_table:
-            last = 0
+            last = queued.from_table_after or 0
             size = int(settings.OUTBOX_CARRY_CHUNK_SIZE)
             left = queued.from_table
             while left > 0 and (rows := _own_rows(record_id=record_id, after=last, limit=size)):

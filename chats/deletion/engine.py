@@ -31,8 +31,8 @@ selection; each next chunk deletes a window of about ``DELETION_BATCH_MESSAGES``
 messages (at most ``DELETION_BATCH_CHATS`` chats) of it in a short transaction with
 PostgreSQL lock and statement timeouts; the last deletes the collections and other
 rows, once every chat that linked them is gone. The decision takes no statement of
-its own: on PostgreSQL it is the chats' ``Chat.message_count`` (kept by every writer
-of messages in the message's own transaction, see :func:`chats.writes.message_create`),
+its own: on PostgreSQL it is the chats' ``Chat.message_count`` (kept by a trigger on
+the messages table in every writer's own transaction, see the field's comment),
 summed by the statement that locks them, and the batches are then sized by what the
 previous ones deleted; elsewhere step 2 counts the messages. Either way a number
 that is exact, not an estimate. The trade-off: a large purge is not atomic as a
@@ -572,8 +572,8 @@ class _Deletion:
     def _resize(self) -> None:
         """Size the next batches by the messages per chat the batches so far deleted.
 
-        The first batch is sized by the messages counted up to the threshold only (a
-        lower bound: the purge is not counted in full), so it may hold more than
+        The first batch is sized by the selection's average (its message counters'
+        sum on PostgreSQL, a count elsewhere), so it may hold more than
         ``DELETION_BATCH_MESSAGES`` messages when its chats are larger than the
         average; from the second batch on the sizes follow what was deleted.
         """

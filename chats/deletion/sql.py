@@ -459,6 +459,40 @@ def insert_outbox_names(
         return [(int(row_id), str(name)) for row_id, name in cursor.fetchall()]
 
 
+def insert_outbox_from_table(
+    *, outbox: str, files: str, table: str, params: Sequence[Any]
+) -> tuple[int, int]:
+    """Move the distinct blob names of scratch ``table`` that no remaining file
+    references into the outbox (``params``: record id, not-before, lease end,
+    failed, counted, created-at) and empty the table; how many rows, and an id every
+    new row is above (PostgreSQL: the statement returns its smallest; elsewhere the
+    largest id before it)."""
+    insert = (
+        f"INSERT INTO {outbox} "  # noqa: S608 - table names are ours
+        "(name, record_id, attempts, not_before, claimed_until, last_error, failed, "
+        "counted, created_at) "
+        f"SELECT DISTINCT name, %s, 0, %s, %s, '', %s, %s, %s FROM {table} "
+        "WHERE name IS NOT NULL AND name <> '' "
+        f"AND NOT EXISTS (SELECT 1 FROM {files} f WHERE f.blob = {table}.name)"
+    )
+    with connection.cursor() as cursor:
+        if _postgres():
+            cursor.execute(
+                f"WITH moved AS ({insert} RETURNING id) "  # noqa: S608 - table names are ours
+                "SELECT COUNT(*), MIN(id) FROM moved",
+                params,
+            )
+            count, first = cursor.fetchone() or (0, None)
+            after = int(first) - 1 if first is not None else 0
+        else:
+            cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {outbox}")  # noqa: S608
+            after = int(cursor.fetchone()[0])
+            cursor.execute(insert, params)
+            count = cursor.rowcount
+        cursor.execute(f"DELETE FROM {table}")  # noqa: S608
+    return int(count), after
+
+
 def delete_returning_ids(table: str, ids: Sequence[int]) -> set[int]:
     """Delete the rows of ``table`` with these ids; the ids that were still there (a
     row another process deleted first is not returned). One array parameter on

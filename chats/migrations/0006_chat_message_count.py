@@ -3,7 +3,12 @@
 PostgreSQL: one statement-level ``AFTER INSERT`` trigger with a transition table, so a
 bulk insert or a ``COPY`` of many messages updates each chat once. SQLite: a row
 trigger. Existing chats are counted once, before the trigger exists (a migration
-runs in one transaction on both, so no message written meanwhile is missed).
+runs in one transaction on both, so no message written meanwhile is missed). The
+column also has a database default of 0, so a row inserted outside the ORM needs
+no value for it.
+
+A later migration that rebuilds ``chats_message`` on SQLite (SQLite's way of
+altering a table) drops the trigger with the old table and must create it again.
 """
 
 from django.db import migrations, models
@@ -68,7 +73,9 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="chat",
             name="message_count",
-            field=models.PositiveBigIntegerField(default=0, editable=False),
+            field=models.PositiveBigIntegerField(
+                db_default=0, default=0, editable=False, verbose_name="messages"
+            ),
         ),
         migrations.RunSQL(FILL, reverse_sql=migrations.RunSQL.noop),
         migrations.RunPython(

@@ -5,9 +5,10 @@ from django.db import migrations, models
 
 
 def drop_record_id_index(apps, schema_editor):
-    """PostgreSQL keeps the foreign key's own index when ``db_index`` turns off (the
-    ``AlterField`` is a no-op there); drop it: ``chats_blobremoval_record`` (record,
-    attempts) serves every lookup by record. SQLite rebuilt the table without it."""
+    """On PostgreSQL the ``AlterField`` re-creates the foreign key (checking the
+    outbox's rows again: few, by design) but leaves the key's own index; drop it:
+    ``chats_blobremoval_record`` (record, attempts) serves every lookup by record.
+    SQLite rebuilt the table without it."""
     connection = schema_editor.connection
     if connection.vendor != "postgresql":
         return

@@ -87,3 +87,14 @@ def test_the_deletion_reads_the_counter_instead_of_counting():
 
 def _ctx():
     return services.DeletionContext(actor=None, interface="command", endpoint="test")
+
+
+def test_saving_an_instance_loaded_earlier_keeps_the_count():
+    chat = ChatFactory()
+    stale = Chat.objects.get(pk=chat.pk)
+    for _ in range(3):
+        message_create(chat=chat, content="x", announce=False)
+    stale.title = "renamed"
+    stale.save()
+    stale.refresh_from_db()
+    assert (stale.title, stale.message_count) == ("renamed", 3)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
@@ -276,3 +277,36 @@ def test_the_orphan_sweep_job_removes_orphans_past_the_grace_period(user):
     assert set(Chat.objects.values_list("pk", flat=True)) == {fresh.pk, kept.pk}
     record = DeletionRecord.objects.get(pk=summary["record_id"])
     assert (record.interface, record.endpoint) == ("command", tasks.ORPHAN_SWEEP_ENDPOINT)
+
+
+def _queue_through_scratch(record_id: int, names: list[str]) -> effects.Queued:
+    """What a chunk of a large purge does with many blobs: names into the scratch
+    table, then into the outbox in one statement."""
+    from django.db import connection
+
+    from chats.deletion import sql
+
+    sql.create_blob_queue()
+    with connection.cursor() as cursor:
+        for name in names:
+            cursor.execute(f"INSERT INTO {sql.SCRATCH_BLOBS} (name) VALUES (%s)", [name])
+    queued = effects.Queued(checked=True)
+    effects.queue_from_table(record_id=record_id, table=sql.SCRATCH_BLOBS, queued=queued)
+    return queued
+
+
+def test_a_chunk_reads_back_its_own_rows_not_an_earlier_chunks(user):
+    """Two chunks of one purge share a record. The first chunk's rows are left
+    (its pass was interrupted); the second chunk's pass removes the second chunk's
+    blobs, and leaves the first's to the worker."""
+    record = DeletionRecord.objects.create(interface="command", endpoint="test")
+    first = [default_storage.save(f"left-{i}.txt", ContentFile(b"x")) for i in range(2)]
+    _queue_through_scratch(record.pk, first)
+    second = [default_storage.save(f"own-{i}.txt", ContentFile(b"x")) for i in range(2)]
+    queued = _queue_through_scratch(record.pk, second)
+    assert queued.from_table == 2
+    outcome = effects.carry_out(record_id=record.pk, queued=queued)
+    assert outcome.removed == 2
+    assert not any(default_storage.exists(name) for name in second)
+    assert all(default_storage.exists(name) for name in first)
+    assert sorted(BlobRemoval.objects.values_list("name", flat=True)) == sorted(first)
