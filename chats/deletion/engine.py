@@ -535,16 +535,26 @@ class _Deletion:
         """The first chunk of a large purge: keep the whole selection staged (its locks
         end with this chunk) and write the record the batches will update.
 
-        The plan's own staged chats and collections are kept: a temporary table's
-        rows outlive the transaction, and nothing stages into them again before the
-        batches are done (they lock windows of it, :func:`sql.lock_window`). A
-        selection the plan listed (few chats, many messages) is staged now."""
+        The plan's own staged chats and collections are kept, moved to tables of
+        their own (a rename, :func:`sql.move_staged`): a temporary table's rows
+        outlive the transaction, and no later plan on this connection — the
+        progress callback's, say — can change what the batches delete (they lock
+        windows of it, :func:`sql.lock_window`). A selection the plan listed (few
+        chats, many messages) is staged now."""
         if isinstance(planned.chat_ids, sql.Staged):
-            self.staged = planned.chat_ids
+            self.staged = sql.move_staged(planned.chat_ids, table=sql.SCRATCH_ALL)
             self.collections = planned.collection_ids
+            if isinstance(self.collections, sql.Staged):
+                self.collections = sql.move_staged(
+                    self.collections, table=sql.SCRATCH_ALL_COLLECTIONS
+                )
         else:
             self.staged = sql.stage_table(self.scope.chats, lock=False, table=sql.SCRATCH_ALL)
             self.collections = self.scope.collections_for(self.staged, lock=False)
+            if isinstance(self.collections, sql.Staged):
+                self.collections = sql.move_staged(
+                    self.collections, table=sql.SCRATCH_ALL_COLLECTIONS
+                )
         self.size = _batch_size(len(self.staged), messages)
         self.total = -(-len(self.staged) // self.size) + 1
         self._write_record()

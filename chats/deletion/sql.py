@@ -44,6 +44,7 @@ SMALL_ID_SELECTION = 1000
 #: Temporary tables of a deletion (per connection; emptied before each use).
 SCRATCH_CHATS = "neptun_deletion_chats"
 SCRATCH_ALL = "neptun_deletion_all"
+SCRATCH_ALL_COLLECTIONS = "neptun_deletion_all_collections"
 SCRATCH_COLLECTIONS = "neptun_deletion_collections"
 SCRATCH_BLOBS = "neptun_deletion_blobs"
 
@@ -261,6 +262,16 @@ def stage_table(
             tally.messages += sum(int(m or 0) for _, _, m in rows)
         _analyze(cursor, table)
     return Staged(table, count)
+
+
+def move_staged(staged: Staged, *, table: str) -> Staged:
+    """A staged selection moved to ``table`` of its own (renamed: no rows copied), so
+    that staging again into its old table — another plan on this connection — cannot
+    change it. A large purge keeps its first chunk's selection so for its batches."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        cursor.execute(f"ALTER TABLE {staged.table} RENAME TO {table}")
+    return Staged(table, staged.count)
 
 
 def stage_ids(queryset: QuerySet[Any], *, table: str) -> IdSet:

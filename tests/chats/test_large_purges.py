@@ -195,3 +195,32 @@ def test_batches_run_with_lock_and_statement_timeouts(small_batches, settings, m
     with connection.cursor() as cursor:  # SET LOCAL: gone after each batch
         cursor.execute("SHOW lock_timeout")
         assert cursor.fetchone()[0] == "0"
+
+
+def test_a_plan_made_between_batches_does_not_change_what_the_purge_deletes(
+    small_batches, monkeypatch
+):
+    """The purge's selection lives in a table of its own once its first chunk ends:
+    another deletion planned on the same connection between two batches (here by
+    the progress callback, staging someone else's chats) leaves it alone."""
+    from chats.deletion import rules, sql
+
+    monkeypatch.setattr(sql, "SMALL_SELECTION", 2)  # four chats: staged, not listed
+
+    target, bystander = make_user_with_chats(4), make_user_with_chats(3)
+    theirs = Chat.objects.filter(owner=bystander)
+    monkey = {"staged": 0}
+
+    def progress(done: int, total: int) -> None:
+        sql.stage_table(theirs, lock=False)  # what a plan of another deletion does
+        engine.plan(scope=rules.chats(theirs), lock=False)
+        monkey["staged"] += 1
+
+    result = services.chats_delete(
+        chats=Chat.objects.filter(owner=target), ctx=ctx(), progress=progress
+    )
+    assert monkey["staged"] >= 2 and result.batches > 2
+    assert not Chat.objects.filter(owner=target).exists()
+    assert theirs.count() == 3
+    assert Message.objects.filter(chat__owner=bystander).count() == 9
+    assert result.counts["chats"] == 4
