@@ -71,7 +71,11 @@ class Chat(models.Model):
     #: (:mod:`chats.deletion.engine`) instead of counting the messages; its record's
     #: counts still come from the deletion itself.
     #: (A later migration that rebuilds ``chats_message`` on SQLite must create the
-    #: trigger again; ``tests/chats/test_message_count.py`` fails if it is gone.)
+    #: trigger again; ``tests/chats/test_message_count.py`` fails if it is gone.) A
+    #: bulk insert spanning many chats updates them in no set order, as its foreign
+    #: key checks already lock them: against a purge running at the same moment it
+    #: may wait, or rarely deadlock (PostgreSQL then aborts one of the two, which
+    #: loses nothing); ``message_create`` writes one chat, locked first.
     message_count = models.PositiveBigIntegerField(
         "messages", default=0, db_default=0, editable=False
     )
