@@ -444,6 +444,13 @@ def queue_blobs(files: QuerySet[File]) -> None:
         cursor.execute(f"INSERT INTO {SCRATCH_BLOBS} (name) {query[0]}", query[1])
 
 
+#: The outbox columns both of its hand-written inserts fill, in their order.
+OUTBOX_COLUMNS = (
+    "(name, record_id, attempts, not_before, claimed_until, last_error, failed, "
+    "counted, created_at)"
+)
+
+
 def insert_outbox_names(
     *,
     table: str,
@@ -460,9 +467,7 @@ def insert_outbox_names(
         return None
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} "  # noqa: S608 - table name is ours
-            "(name, record_id, attempts, not_before, claimed_until, last_error, failed, "
-            "counted, created_at) "
+            f"INSERT INTO {table} {OUTBOX_COLUMNS} "  # noqa: S608 - table name is ours
             "SELECT n, %s, 0, %s, %s, '', false, %s, %s FROM unnest(%s::text[]) AS n "
             "RETURNING id, name",
             [record_id, now, lease, counted, now, list(names)],
@@ -479,9 +484,7 @@ def insert_outbox_from_table(
     new row is above (PostgreSQL: the statement returns its smallest; elsewhere the
     largest id before it)."""
     insert = (
-        f"INSERT INTO {outbox} "  # noqa: S608 - table names are ours
-        "(name, record_id, attempts, not_before, claimed_until, last_error, failed, "
-        "counted, created_at) "
+        f"INSERT INTO {outbox} {OUTBOX_COLUMNS} "  # noqa: S608 - table names are ours
         f"SELECT DISTINCT name, %s, 0, %s, %s, '', %s, %s, %s FROM {table} "
         "WHERE name IS NOT NULL AND name <> '' "
         f"AND NOT EXISTS (SELECT 1 FROM {files} f WHERE f.blob = {table}.name)"
